@@ -1,0 +1,106 @@
+# cnncourse: the few commands people run. `make help` lists them.
+#
+# With no virtual or conda environment active, everything is installed into .venv
+# (created on first use, reused after). Versions come from .ci/constraints.txt,
+# the same pins CI tests.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+ACTIVE_ENV := $(strip $(or $(VIRTUAL_ENV),$(CONDA_PREFIX)))
+ifeq ($(ACTIVE_ENV),)
+  ENV_DIR := .venv
+  PY := .venv/bin/python
+else
+  ENV_DIR := $(ACTIVE_ENV)
+  PY := python
+endif
+CONSTRAINTS := .ci/constraints.txt
+STAMP := $(ENV_DIR)/.cnncourse-installed
+JB := $(PY) -c 'import sys; from jupyter_book.cli.main import main; sys.argv[0] = "jupyter-book"; sys.exit(main())'
+QUICK_BOOK := _build/quick
+PYTEST_FLAGS ?=
+
+.PHONY: help setup data book book-quick test unit notebooks browser sync lint format student bench lock clean
+
+help:
+	@echo "make book        set up, execute every chapter at full size, render _build/html"
+	@echo "make test        set up, unit tests + every chapter under nbval (quick mode) + browser check"
+	@echo "make unit        unit tests of the package only (fast)"
+	@echo "make student     student edition (no solutions) in _build/student"
+	@echo "make bench       performance benchmark, table in benchmarks/results/"
+	@echo "make sync        re-pair book/*.md with book/*.ipynb (jupytext)"
+	@echo "make lint        ruff check + format check"
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@echo "==> Python environment: $(ENV_DIR)"
+	@if [ -z "$(ACTIVE_ENV)" ] && [ ! -x .venv/bin/python ]; then \
+	  echo "==> creating .venv with $(PYTHON)"; $(PYTHON) -m venv .venv; fi
+	@echo "==> installing cnncourse[keras,book,dev] with the pinned versions (a few minutes the first time)"
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[keras,book,dev]"
+	@touch $@
+
+data:
+	@$(PY) -m cnncourse data where fashion_mnist >/dev/null 2>&1 || { \
+	  echo "==> Fashion-MNIST not found: trying the Debian package"; bash .ci/system-deps.sh --data-only; }
+
+# Execution results are cached per lock file: a dependency change re-executes the chapters.
+define check_cache
+	@mkdir -p $(1)
+	@if ! cmp -s $(CONSTRAINTS) $(1)/.constraints 2>/dev/null; then \
+	  rm -rf $(1)/.jupyter_cache; cp $(CONSTRAINTS) $(1)/.constraints; fi
+endef
+
+book: setup
+	@echo "==> building the book (full size: every chapter executes; slow on CPU)"
+	$(call check_cache,_build)
+	CNNCOURSE_QUICK=0 $(JB) build . $(JB_FLAGS)
+	@echo "==> open $(CURDIR)/_build/html/index.html"
+
+book-quick: setup
+	@echo "==> building the book in quick mode into $(QUICK_BOOK)"
+	$(call check_cache,$(QUICK_BOOK)/_build)
+	CNNCOURSE_QUICK=1 $(JB) build . --path-output $(QUICK_BOOK) -W -n --keep-going $(JB_FLAGS)
+	@echo "==> open $(CURDIR)/$(QUICK_BOOK)/_build/html/index.html"
+
+test: setup book-quick
+	@echo "==> unit tests, every chapter under nbval (quick mode), the rendered book in Chromium"
+	CNNCOURSE_QUICK=1 CNNCOURSE_BOOK_HTML=$(QUICK_BOOK)/_build/html $(PY) -m pytest \
+	  --cov=cnncourse --cov-report=term:skip-covered \
+	  tests book --nbval-lax --nbval-current-env --nbval-cell-timeout=600 $(PYTEST_FLAGS)
+
+unit: setup
+	$(PY) -m pytest tests -m "not browser" $(PYTEST_FLAGS)
+
+notebooks: setup
+	CNNCOURSE_QUICK=1 $(PY) -m pytest book --nbval-lax --nbval-current-env --nbval-cell-timeout=600
+
+browser: setup book-quick
+	CNNCOURSE_BOOK_HTML=$(QUICK_BOOK)/_build/html $(PY) -m pytest tests -m browser
+
+sync:
+	$(PY) -m jupytext --sync book/*.md
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check cnncourse tests benchmarks
+
+format:
+	$(PY) -m ruff format cnncourse tests benchmarks
+	$(PY) -m ruff check --fix .
+
+student: setup
+	$(PY) -m cnncourse student-edition _build/student
+
+bench: setup
+	$(PY) -m cnncourse bench --out benchmarks/results
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^cnncourse' > $(CONSTRAINTS).new
+	@{ head -2 $(CONSTRAINTS); cat $(CONSTRAINTS).new; } > $(CONSTRAINTS).tmp && rm $(CONSTRAINTS).new
+	@mv $(CONSTRAINTS).tmp $(CONSTRAINTS) && echo "==> wrote $(CONSTRAINTS)"
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .coverage

@@ -1,0 +1,36 @@
+"""Import TensorFlow/Keras safely beside PyTorch.
+
+With TensorFlow 2.21 and torchvision 0.29, importing torchvision *after*
+TensorFlow kills the process (a segfault while torchvision registers its C++
+operators); the other order is fine. Every module of the package that needs
+Keras or TensorFlow imports it through :func:`import_keras` / :func:`import_tf`,
+which load torchvision first.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _torchvision_first() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:  # a Keras-only install: nothing to protect
+        pass
+
+
+def import_keras():
+    """The ``keras`` module, imported after torchvision (see the module docstring)."""
+    _torchvision_first()
+    import keras
+
+    return keras
+
+
+def import_tf():
+    """The ``tensorflow`` module, imported after torchvision (see the module docstring)."""
+    _torchvision_first()
+    import tensorflow as tf
+
+    return tf

@@ -1,0 +1,185 @@
+"""Helpers that checkers use to read and compare a student's answer.
+
+A checker (see :func:`cnncourse.exercises.registry.exercise`) receives the raw answer.
+These helpers turn it into the expected kind of value or raise :class:`WrongType`
+(the verdict then says which type is expected), and compare it with the expected
+value, returning ``None`` (correct) or a hint string (wrong) like a checker does.
+
+Nothing here imports NumPy, PyTorch or TensorFlow: values from those libraries are
+read through ``.item()`` / ``.tolist()``, so checks stay cheap to import.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+
+class WrongType(TypeError):
+    """The answer is not of the kind the exercise asks for; the message says which."""
+
+
+class NotAttempted(Exception):  # noqa: N818 - a signal, not an error
+    """The answer is still the stub (e.g. a function that returns ``None``)."""
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for messages: its type and a clipped repr."""
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _scalar(value: Any) -> Any:
+    """Unwrap 0-d NumPy arrays, NumPy scalars and one-element tensors to Python numbers."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    shape = getattr(value, "shape", None)
+    if hasattr(value, "item") and shape is not None and math.prod(tuple(shape)) == 1:
+        return value.item()
+    if hasattr(value, "item") and shape is None:  # NumPy scalar types
+        return value.item()
+    return value
+
+
+def as_int(value: Any, what: str = "a whole number") -> int:
+    """Read ``value`` as an int; accepts ints, whole floats and one-element arrays/tensors."""
+    value = _scalar(value)
+    if isinstance(value, bool):
+        raise WrongType(f"expected {what} (an int), got the bool {value}.")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str):
+        raise WrongType(f"expected {what} (an int), got the str {value!r}: drop the quotes.")
+    raise WrongType(f"expected {what} (an int), got {describe(value)}.")
+
+
+def as_float(value: Any, what: str = "a number") -> float:
+    """Read ``value`` as a float; accepts real numbers and one-element arrays/tensors."""
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        hint = ": drop the quotes" if isinstance(value, str) else ""
+        raise WrongType(f"expected {what} (a float), got {describe(value)}{hint}.")
+    return float(value)
+
+
+def as_bool(value: Any, what: str = "True or False") -> bool:
+    """Read ``value`` as a bool; only ``True``/``False`` (or a NumPy/torch bool) qualify."""
+    value = _scalar(value)
+    if isinstance(value, bool):
+        return value
+    raise WrongType(f"expected {what} (a bool), got {describe(value)}.")
+
+
+def as_shape(value: Any, what: str = "a shape") -> tuple[int, ...]:
+    """Read ``value`` as a shape: a tuple/list of ints, or a ``torch.Size``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise WrongType(f"expected {what} (a tuple of ints such as (1, 8, 26, 26)), got {describe(value)}.")
+    return tuple(as_int(v, "each dimension") for v in value)
+
+
+def as_callable(value: Any, what: str = "a function") -> Callable:
+    """Check that ``value`` can be called (a function or another callable)."""
+    if not callable(value):
+        raise WrongType(f"expected {what} (pass the function itself, without calling it), got {describe(value)}.")
+    return value
+
+
+def compare_int(
+    got: int, expected: int, *, known_mistakes: dict[int, str] | None = None
+) -> str | None:
+    """``None`` when equal; else a hint: a specific one for a known mistake, or low/high."""
+    if got == expected:
+        return None
+    if known_mistakes and got in known_mistakes:
+        return known_mistakes[got]
+    direction = "too small" if got < expected else "too large"
+    return f"{got} is {direction}."
+
+
+def compare_float(
+    got: float,
+    expected: float,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    known_mistakes: Sequence[tuple[float, str]] = (),
+) -> str | None:
+    """``None`` when ``got`` is within tolerance of ``expected``; else a hint.
+
+    ``known_mistakes`` pairs a value a typical mistake gives with the hint for it,
+    compared with the same tolerance.
+    """
+    if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol):
+        return None
+    for value, hint in known_mistakes:
+        if math.isclose(got, value, rel_tol=rtol, abs_tol=atol):
+            return hint
+    if math.isnan(got):
+        return "your answer is NaN: check for a division by zero or an empty input."
+    direction = "too small" if got < expected else "too large"
+    return f"{got:g} is {direction}."
+
+
+def compare_shape(got: tuple[int, ...], expected: tuple[int, ...]) -> str | None:
+    """``None`` when equal; else a hint naming the first dimension that differs."""
+    if got == expected:
+        return None
+    if len(got) != len(expected):
+        return f"your shape has {len(got)} dimensions; the answer has {len(expected)}."
+    axis = next(i for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e)
+    return f"dimension {axis} of your shape is wrong (the others are right)."
+
+
+def check_function(
+    func: Any,
+    cases: Sequence[tuple[tuple, Any]],
+    *,
+    compare: Callable[[Any, Any], str | None] | None = None,
+    name: str = "your function",
+) -> str | None:
+    """Call a student's function on each ``(args, expected)`` case; ``None`` if all agree.
+
+    A function that returns ``None`` on every case, or raises ``NotImplementedError``,
+    is still the stub: :class:`NotAttempted`. An exception on a case becomes a hint
+    that names the inputs (not the expected output).
+    """
+    as_callable(func)
+    compare = compare or _compare_equal
+    results = []
+    for args, expected in cases:
+        shown = ", ".join(repr(a) for a in args)
+        try:
+            got = func(*args)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"{name}({shown}) raised {type(err).__name__}: {err}"
+        results.append((shown, got, expected))
+    if all(got is None or got is Ellipsis for _, got, _ in results):
+        raise NotAttempted("the function returns None: write its body and return the result.")
+    for shown, got, expected in results:
+        try:
+            hint = compare(got, expected)
+        except WrongType as err:
+            return f"{name}({shown}) returned a value of the wrong type: {err}"
+        if hint is not None:
+            return f"{name}({shown}) is not right: {hint}"
+    return None
+
+
+def _compare_equal(got: Any, expected: Any) -> str | None:
+    if isinstance(expected, bool):
+        return None if as_bool(got) == expected else f"returned {got!r}."
+    if isinstance(expected, numbers.Integral):
+        return compare_int(as_int(got), int(expected))
+    if isinstance(expected, numbers.Real):
+        return compare_float(as_float(got), float(expected))
+    if isinstance(expected, tuple):
+        return compare_shape(as_shape(got), expected)
+    return None if got == expected else f"returned {describe(got)}."

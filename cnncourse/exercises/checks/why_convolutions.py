@@ -1,0 +1,153 @@
+"""Checks of the chapter "Why convolutions" (``book/why_convolutions.md``).
+
+Expected values are computed from the problem (layer sizes, the model in
+:mod:`cnncourse.models`), not stored, so they follow the chapter if it changes.
+"""
+
+from __future__ import annotations
+
+from cnncourse.exercises.answers import as_bool, as_int, compare_int
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "why_convolutions"
+
+# The problems the exercises pose (the chapter's prose states the same numbers).
+DENSE_IN, DENSE_OUT = 28 * 28, 128  # Dense / nn.Linear(784, 128)
+CONV_IN, CONV_OUT, CONV_K = 1, 32, 3  # nn.Conv2d(1, 32, kernel_size=3)
+IMAGE_SIZE = 28
+
+# Fallback description of the tiny CNN's feature stack, used only when
+# cnncourse.models cannot be loaded: (kind, out_channels, kernel, stride, padding).
+_TINY_FALLBACK = (
+    ("conv", 8, 3, 1, 1),
+    ("pool", None, 2, 2, 0),
+    ("conv", 16, 3, 1, 1),
+    ("pool", None, 2, 2, 0),
+)
+
+
+def dense_params(n_in: int, n_out: int) -> int:
+    """Weights plus biases of a fully connected layer."""
+    return n_in * n_out + n_out
+
+
+def conv_params(c_in: int, c_out: int, k: int) -> int:
+    """Weights plus biases of a ``k x k`` convolution: one bias per output channel."""
+    return c_in * c_out * k * k + c_out
+
+
+def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """The output-size rule: ``floor((n + 2p - k) / s) + 1``."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+def tiny_feature_stack() -> list[tuple[str, int | None, int, int, int]]:
+    """The conv/pool layers of ``build_model("tiny")`` before its flatten, in order."""
+    try:
+        from torch import nn
+
+        from cnncourse.models import build_model
+
+        model = build_model("tiny", in_channels=1, image_size=IMAGE_SIZE)
+    except ImportError:
+        return list(_TINY_FALLBACK)
+
+    def first(value):
+        return value[0] if isinstance(value, tuple) else value
+
+    stack = []
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            stack.append(
+                ("conv", module.out_channels, first(module.kernel_size), first(module.stride), first(module.padding))
+            )
+        elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+            stride = module.stride if module.stride is not None else module.kernel_size
+            stack.append(("pool", None, first(module.kernel_size), first(stride), first(module.padding)))
+        elif isinstance(module, nn.Flatten | nn.Linear):
+            break
+    return stack
+
+
+def flatten_size(stack, size: int = IMAGE_SIZE, channels: int = 1, *, skip: str = "") -> int:
+    """Channels x height x width after ``stack`` on a square ``size`` input.
+
+    ``skip`` ignores one aspect (``"pool"`` or ``"padding"``): the values a typical
+    mistake gives, used for specific hints.
+    """
+    for kind, out_channels, kernel, stride, padding in stack:
+        if kind == "pool" and skip == "pool":
+            continue
+        size = output_size(size, kernel, stride, 0 if skip == "padding" else padding)
+        channels = out_channels if out_channels is not None else channels
+    return channels * size * size
+
+
+@exercise("why-params-dense", chapter=CHAPTER, points=1)
+def _params_dense(answer) -> str | None:
+    got = as_int(answer, "a number of parameters")
+    expected = dense_params(DENSE_IN, DENSE_OUT)
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            DENSE_IN * DENSE_OUT: "that counts the weights only: each output unit also has a bias.",
+            DENSE_IN + DENSE_OUT: "every one of the 128 units connects to every one of the 784 inputs.",
+            DENSE_IN * DENSE_OUT + DENSE_IN: "there is one bias per output unit, not per input.",
+        },
+    )
+
+
+@exercise("why-params-conv", chapter=CHAPTER, points=1)
+def _params_conv(answer) -> str | None:
+    got = as_int(answer, "a number of parameters")
+    expected = conv_params(CONV_IN, CONV_OUT, CONV_K)
+    weights = CONV_IN * CONV_OUT * CONV_K * CONV_K
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            weights: "that counts the weights only: each filter also has one bias.",
+            CONV_K * CONV_K: "that is one filter; the layer has 32 of them.",
+            CONV_K * CONV_K + 1: "that is one filter with its bias; the layer has 32 of them.",
+            weights * IMAGE_SIZE * IMAGE_SIZE: (
+                "a filter's weights are shared across all positions: the image size does not "
+                "enter the count."
+            ),
+        },
+    )
+
+
+@exercise("why-shuffle-pixels", chapter=CHAPTER, points=1)
+def _shuffle_pixels(answer) -> str | None:
+    got = as_bool(answer, "True (it changes) or False (it does not)")
+    if got is not False:
+        return (
+            "an MLP sees its 784 inputs as an unordered list. Ask what the first layer's "
+            "weights could do if every image's pixels were reordered the same way."
+        )
+    return None
+
+
+@exercise("why-flatten-size", chapter=CHAPTER, points=1)
+def _flatten_size(answer) -> str | None:
+    got = as_int(answer, "a number of features")
+    stack = tiny_feature_stack()
+    expected = flatten_size(stack)
+    mistakes = {
+        flatten_size(stack, skip="pool"): "each 2x2 max pooling halves the height and the width.",
+        flatten_size(stack, skip="padding"): (
+            "look at the convolutions' padding: with padding the size changes differently."
+        ),
+    }
+    # The last conv's channel count (the pool layers keep it): height*width alone misses it.
+    last_channels = next(out for kind, out, *_ in reversed(stack) if kind == "conv")
+    mistakes[expected // last_channels] = "multiply height x width by the number of channels."
+    mistakes.pop(expected, None)  # a skipped step that changes nothing is no mistake
+    if got not in mistakes:
+        mistakes[got] = (
+            f"{got} is {'too small' if got < expected else 'too large'}. Apply "
+            "floor((n + 2p - k) / s) + 1 to each convolution and pooling in turn, then "
+            "multiply channels x height x width."
+        )
+    return compare_int(got, expected, known_mistakes=mistakes)

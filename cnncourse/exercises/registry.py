@@ -1,0 +1,260 @@
+"""Answer checks: ``check(exercise_id, answer)`` gives a student a verdict and a hint.
+
+Each chapter registers its checkers in ``cnncourse/exercises/checks/<chapter>.py``::
+
+    @exercise("why-params-dense", chapter="why_convolutions", points=1)
+    def _(answer):
+        got = as_int(answer, "a number of parameters")   # WrongType -> "expected an int"
+        return compare_int(got, 784 * 128 + 128)           # None = pass, str = hint
+
+A checker returns ``None`` (or ``True``) for a correct answer and a hint string (or
+``False``) for a wrong one. Every module in ``checks/`` is imported on first use, so a
+new chapter only adds a file. Checker modules must import nothing heavy at module
+level (no torch/TF): import inside the checker.
+
+``check`` never raises on a student's answer: ``None``/``...`` is "not attempted", a
+wrong type says which type is expected, and an exception inside a checker is a fail
+whose message names it. When ``$CNNCOURSE_GRADING_LOG`` names a file, each verdict is
+appended to it as a JSON line ``{"id", "status", "points", "max_points"}`` (grading).
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import importlib
+import json
+import os
+import pkgutil
+import re
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnncourse.exercises.answers import NotAttempted, WrongType
+
+GRADING_LOG_ENV = "CNNCOURSE_GRADING_LOG"
+PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
+_ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SYMBOL = {PASS: "\u2705", FAIL: "\u274c", NOT_ATTEMPTED: "\u23f3"}
+_COLOR = {PASS: "#1a7f37", FAIL: "#cf222e", NOT_ATTEMPTED: "#9a6700"}
+
+Checker = Callable[[Any], "str | bool | None"]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One registered check: its id, chapter, points and checker function."""
+
+    id: str
+    chapter: str
+    points: float
+    checker: Checker = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of one check.
+
+    ``status`` is ``"pass"``, ``"fail"`` or ``"not attempted"``; ``message`` is the
+    text shown to the student; ``points`` are earned out of ``max_points``.
+    """
+
+    exercise_id: str
+    status: str
+    message: str
+    points: float
+    max_points: float
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+    def __str__(self) -> str:
+        return f"{_SYMBOL[self.status]} {self.exercise_id}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Verdict({self.exercise_id!r}, status={self.status!r}, "
+            f"points={self.points:g}/{self.max_points:g})"
+        )
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<div style="border-left:4px solid {_COLOR[self.status]};padding:2px 8px">'
+            f"{_SYMBOL[self.status]} <code>{html.escape(self.exercise_id)}</code>: "
+            f"{html.escape(self.message)}</div>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        return f"{_SYMBOL[self.status]} `{self.exercise_id}`: {self.message}"
+
+    def _ipython_display_(self) -> None:
+        # check() already printed this verdict in the running cell: showing it again
+        # as the cell's Out[] value would say everything twice. Later cells show it.
+        if any(v is self for v in _printed_this_cell):
+            return
+        from IPython.display import display
+
+        display(
+            {"text/plain": str(self), "text/html": self._repr_html_()},
+            raw=True,
+        )
+
+
+_REGISTRY: dict[str, Exercise] = {}
+_loaded = False
+_printed_this_cell: list[Verdict] = []
+_hook_installed = False
+
+
+def exercise(exercise_id: str, *, chapter: str, points: float = 1) -> Callable[[Checker], Checker]:
+    """Register the decorated function as the checker of ``exercise_id``.
+
+    Ids are lowercase words joined by hyphens, starting with the chapter's prefix
+    (``why-params-dense``, ``conv-output-size``); each id is registered once.
+    """
+    if not _ID_RE.match(exercise_id):
+        raise ValueError(
+            f"exercise id {exercise_id!r} is not valid: use lowercase words and digits "
+            "joined by hyphens, e.g. 'conv-output-size'."
+        )
+    if points <= 0:
+        raise ValueError(f"points must be positive, got {points} for {exercise_id!r}.")
+
+    def register(func: Checker) -> Checker:
+        previous = _REGISTRY.get(exercise_id)
+        same_origin = previous is not None and (
+            previous.checker.__module__,
+            previous.checker.__qualname__,
+        ) == (func.__module__, func.__qualname__)
+        if previous is not None and not same_origin:  # a module reload may re-register
+            raise ValueError(
+                f"exercise id {exercise_id!r} is already registered by "
+                f"{previous.checker.__module__}; pick another id."
+            )
+        _REGISTRY[exercise_id] = Exercise(exercise_id, chapter, float(points), func)
+        return func
+
+    return register
+
+
+def load_checks() -> None:
+    """Import every module of ``cnncourse.exercises.checks`` once (they register themselves)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from cnncourse.exercises import checks
+
+    for module in pkgutil.iter_modules(checks.__path__):
+        if module.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{checks.__name__}.{module.name}")
+        except Exception as err:  # one broken chapter must not disable the others
+            warnings.warn(
+                f"could not load the checks of {module.name!r}: {type(err).__name__}: {err}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def all_exercises(chapter: str | None = None) -> list[Exercise]:
+    """Every registered exercise (of one chapter, if given), sorted by chapter and id."""
+    load_checks()
+    found = [e for e in _REGISTRY.values() if chapter is None or e.chapter == chapter]
+    return sorted(found, key=lambda e: (e.chapter, e.id))
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """The registered exercise ``exercise_id``; ``ValueError`` naming close ids if unknown."""
+    load_checks()
+    if isinstance(exercise_id, str) and exercise_id in _REGISTRY:
+        return _REGISTRY[exercise_id]
+    close = difflib.get_close_matches(str(exercise_id), list(_REGISTRY), n=5, cutoff=0.6)
+    hint = (
+        "did you mean " + ", ".join(repr(c) for c in close) + "?"
+        if close
+        else f"known ids: {', '.join(sorted(_REGISTRY)) or '(none)'}."
+    )
+    raise ValueError(
+        f"unknown exercise id {exercise_id!r}; {hint} "
+        "The id is the first argument of check(...) in the exercise cell."
+    )
+
+
+def check(exercise_id: str, answer: Any) -> Verdict:
+    """Check ``answer`` for ``exercise_id``, print the verdict and return it.
+
+    Parameters
+    ----------
+    exercise_id
+        The id written in the exercise cell, e.g. ``"why-params-dense"``.
+    answer
+        The student's answer; ``None`` or ``...`` means not attempted yet.
+
+    Returns
+    -------
+    Verdict
+        ``.passed``, ``.status`` (``"pass"``, ``"fail"``, ``"not attempted"``),
+        ``.message`` and the points earned.
+    """
+    ex = get_exercise(exercise_id)
+    status, message = _judge(ex, answer)
+    earned = ex.points if status == PASS else 0.0
+    verdict = Verdict(ex.id, status, message, earned, ex.points)
+    print(verdict)
+    _remember_printed(verdict)
+    _log(verdict)
+    return verdict
+
+
+def _judge(ex: Exercise, answer: Any) -> tuple[str, str]:
+    if answer is None or answer is Ellipsis:
+        return NOT_ATTEMPTED, "not attempted \u2014 replace None with your answer."
+    try:
+        outcome = ex.checker(answer)
+    except NotAttempted as err:
+        return NOT_ATTEMPTED, f"not attempted \u2014 {err}"
+    except WrongType as err:
+        return FAIL, f"wrong type: {err}"
+    except Exception as err:  # never a traceback for a student's answer
+        return FAIL, (
+            f"the check could not use your answer ({type(err).__name__}: {err}). "
+            "Look at what your answer contains, e.g. print(type(answer), answer)."
+        )
+    if outcome is None or outcome is True:
+        worth = f"{ex.points:g} point" + ("" if ex.points == 1 else "s")
+        return PASS, f"correct! ({worth})"
+    hint = "not quite." if outcome is False else str(outcome)
+    return FAIL, f"not yet: {hint}"
+
+
+def _remember_printed(verdict: Verdict) -> None:
+    """Mark ``verdict`` as printed in the running IPython cell (see ``_ipython_display_``)."""
+    global _hook_installed
+    ipython = sys.modules.get("IPython")  # loaded already whenever a shell is running
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    if not _hook_installed:
+        shell.events.register("post_run_cell", lambda *_: _printed_this_cell.clear())
+        _hook_installed = True
+    _printed_this_cell.append(verdict)
+
+
+def _log(verdict: Verdict) -> None:
+    path = os.environ.get(GRADING_LOG_ENV)
+    if not path:
+        return
+    record = {
+        "id": verdict.exercise_id,
+        "status": verdict.status,
+        "points": verdict.points,
+        "max_points": verdict.max_points,
+    }
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")

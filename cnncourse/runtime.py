@@ -1,0 +1,124 @@
+"""Where and how the course runs: device, seeds, quick mode, Colab detection.
+
+Every chapter calls these once at the top so that the same notebook runs on a
+laptop CPU, in CI (quick mode) and on a Colab GPU (full mode) without edits.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+QUICK_ENV = "CNNCOURSE_QUICK"
+DEVICE_ENV = "CNNCOURSE_DEVICE"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def is_quick() -> bool:
+    """True when ``CNNCOURSE_QUICK`` asks for small, fast runs (CI and ``make test``)."""
+    value = os.environ.get(QUICK_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"{QUICK_ENV}={value!r} is not understood; use 1 (quick runs) or 0 (full size)."
+    )
+
+
+def pick(full: T, quick: T) -> T:
+    """Return ``quick`` in quick mode and ``full`` otherwise.
+
+    Chapters size their runs with it, e.g. ``epochs = pick(full=10, quick=1)``,
+    so both modes execute exactly the same code path.
+    """
+    return quick if is_quick() else full
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def device(prefer: str | None = None):
+    """The best available ``torch.device``: CUDA, then Apple's MPS, then CPU.
+
+    ``prefer`` (or the ``CNNCOURSE_DEVICE`` environment variable) forces one,
+    e.g. ``"cpu"`` to compare speeds; an unavailable choice is an error.
+    """
+    import torch
+
+    wanted = (prefer or os.environ.get(DEVICE_ENV, "")).strip().lower()
+    if wanted:
+        if wanted.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {wanted!r} was asked for, but CUDA is not available here.")
+        if wanted == "mps" and not _mps_available():
+            raise ValueError("device 'mps' was asked for, but Apple's MPS is not available here.")
+        if wanted.split(":")[0] not in {"cpu", "cuda", "mps"}:
+            raise ValueError(f"unknown device {wanted!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+        return torch.device(wanted)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def seed_everything(seed: int = 0, *, keras: bool | None = None) -> int:
+    """Seed Python, NumPy, PyTorch and (when wanted) Keras/TensorFlow with one call.
+
+    ``keras=None`` seeds Keras only if it is already imported, so a PyTorch-only
+    chapter does not pay TensorFlow's start-up time; pass ``keras=True`` to import it.
+    Returns the seed, to print beside results.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import torch
+
+    torch.manual_seed(seed)
+    if keras or (keras is None and ("keras" in sys.modules or "tensorflow" in sys.modules)):
+        from cnncourse._frameworks import import_keras
+
+        import_keras().utils.set_random_seed(seed)
+    return seed
+
+
+def describe() -> dict[str, str]:
+    """A short description of this machine and its libraries, for benchmark tables."""
+    import torch
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "cpu_count": str(os.cpu_count()),
+        "torch": torch.__version__,
+        "device": str(device()),
+        "quick": str(is_quick()),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def __getattr__(name: str):
+    from cnncourse._compat import resolve_renamed
+
+    return resolve_renamed(__name__, name)

@@ -1,0 +1,152 @@
+"""Shared fixtures: fake dataset files in the real formats, a loopback HTTP server,
+and the rule that an nbval run must cover every chapter listed in ``_toc.yml``."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision  # noqa: F401  (before TensorFlow: see cnncourse._frameworks)
+import yaml
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_chapters() -> list[str]:
+    """Every file named in ``_toc.yml`` (``book/intro``, ``book/why_convolutions``, ...)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return files
+
+
+def is_notebook_chapter(docname: str) -> bool:
+    """Chapters are MyST notebooks (they carry a kernelspec); plain pages are not."""
+    text = (ROOT / f"{docname}.md").read_text()
+    return "kernelspec:" in text.split("---", 2)[1] if text.startswith("---") else False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Under nbval, a chapter of the table of contents that was not collected is an error."""
+    if not (config.getoption("nbval_lax", False) or config.getoption("nbval", False)):
+        return
+    collected = {Path(str(item.fspath)).resolve() for item in items}
+    missing = [
+        f"{doc}.ipynb"
+        for doc in toc_chapters()
+        if is_notebook_chapter(doc) and (ROOT / f"{doc}.ipynb").resolve() not in collected
+    ]
+    if missing:
+        raise pytest.UsageError(
+            "chapters listed in _toc.yml are missing from the nbval run: "
+            + ", ".join(missing)
+            + ". Pair them with `make sync` and pass book/ to pytest."
+        )
+
+
+# ---- fake datasets in the real on-disk formats -------------------------------------
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array as an IDX file (the MNIST format)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    return header + array.astype(np.uint8).tobytes()
+
+
+def cifar_archive_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
+    """A ``cifar-10-binary.tar.gz`` whose five train batches and test batch split ``images``."""
+    records = np.concatenate(
+        [labels[:, None].astype(np.uint8), images.transpose(0, 3, 1, 2).reshape(len(images), -1)],
+        axis=1,
+    )
+    members = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    chunks = np.array_split(records, len(members))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, chunk in zip(members, chunks, strict=True):
+            payload = chunk.tobytes()
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture
+def fake_mnist_files():
+    """Gzipped IDX files of a tiny MNIST-like dataset: {filename: bytes} and the arrays."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte.gz": rng.integers(0, 10, 12, dtype=np.uint8),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 5, dtype=np.uint8),
+    }
+    files = {name: gzip.compress(idx_bytes(a), mtime=0) for name, a in arrays.items()}
+    return files, arrays
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """Empty cache, no $CNNCOURSE_DATA, no mirror override: nothing leaks in from the machine."""
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CNNCOURSE_DATA", raising=False)
+    monkeypatch.delenv("CNNCOURSE_MIRRORS", raising=False)
+    return tmp_path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """Serve a folder on 127.0.0.1; yields (folder, base_url, request_log)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    log: list[str] = []
+
+    class Handler(_QuietHandler):
+        def do_GET(self):
+            log.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}/", log
+    finally:
+        server.shutdown()
+        server.server_close()
