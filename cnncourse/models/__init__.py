@@ -216,6 +216,8 @@ def shape_error(expected: tuple[int, ...], got: tuple[int, ...], channels_first:
     channels, height, width = image if channels_first else (image[2], image[0], image[1])
     size = str(height) if height == width else f"({height}, {width})"
     hint = f"build the model with in_channels={channels}, image_size={size}"
-    if sorted(image) == sorted(expected):
-        hint = f"the axes look swapped (this model takes {layout}); or {hint}"
+    if channels_first and image == (expected[1], expected[2], expected[0]):
+        hint = "the batch looks channels-last (N, H, W, C): reorder it with x.permute(0, 3, 1, 2)"
+    elif not channels_first and image == (expected[2], expected[0], expected[1]):
+        hint = "the batch looks channels-first (N, C, H, W): reorder it to (N, H, W, C)"
     return f"expected {expected_text} images, got {got_text}: {hint}."

@@ -116,7 +116,8 @@ def _resolve_padding(padding, hw, kernel, stride, dilation) -> Pads:
             return (0, 0), (0, 0)
         if padding == "same":
             return tuple(  # type: ignore[return-value]
-                same_padding(n, k, s, d) for n, k, s, d in zip(hw, kernel, stride, dilation)
+                same_padding(n, k, s, d)
+                for n, k, s, d in zip(hw, kernel, stride, dilation, strict=True)
             )
         raise ValueError(
             f"padding must be an int, a pair (ph, pw), 'valid' or 'same'; got {padding!r}."
@@ -190,7 +191,7 @@ def _prepare(x, weight, bias, stride, padding, dilation, groups):
     pads = _resolve_padding(padding, x.shape[2:], kernel, stride, dilation)
     out_hw = tuple(
         _out_size(n, p, k, s, d)
-        for n, p, k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation)
+        for n, p, k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation, strict=True)
     )
     return x, weight, bias, stride, dilation, pads, out_hw
 
@@ -202,9 +203,7 @@ def _pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), *pads), constant_values=value)
 
 
-def conv2d(
-    x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1
-) -> np.ndarray:
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> np.ndarray:
     """2-D convolution (cross-correlation) by direct loops over output positions.
 
     Parameters
@@ -229,12 +228,13 @@ def conv2d(
     )
     n, o, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
     xp = _pad(x, pads)  # (N, C, H + pads, W + pads)
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # pixels a dilated kernel covers
     out = np.empty((n, o, out_h, out_w), dtype=_float_dtype(x, weight))
     for i in range(out_h):
         for j in range(out_w):
             top, left = i * sh, j * sw
             # The receptive field of output (i, j): kh x kw taps, dilation apart.
-            patch = xp[:, :, top : top + dh * (kh - 1) + 1 : dh, left : left + dw * (kw - 1) + 1 : dw]
+            patch = xp[:, :, top : top + span_h : dh, left : left + span_w : dw]
             # (N, C, kh, kw) . (O, C, kh, kw) summed over C, kh, kw -> (N, O)
             out[:, :, i, j] = np.tensordot(patch, weight, axes=([1, 2, 3], [1, 2, 3]))
     if bias is not None:
@@ -255,7 +255,7 @@ def im2col(x, kh: int, kw: int, stride=1, padding=0, dilation=1) -> np.ndarray:
     pads = _resolve_padding(padding, x.shape[2:], kernel, (sh, sw), (dh, dw))
     out_h, out_w = (
         _out_size(n, p, k, s, d)
-        for n, p, k, s, d in zip(x.shape[2:], pads, kernel, (sh, sw), (dh, dw))
+        for n, p, k, s, d in zip(x.shape[2:], pads, kernel, (sh, sw), (dh, dw), strict=True)
     )
     n, c = x.shape[:2]
     xp = _pad(x, pads)

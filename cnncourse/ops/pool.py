@@ -33,7 +33,7 @@ def _windows(x, kernel, stride, padding, pad_value, op: str) -> np.ndarray:
             "only padding. Use less padding or a bigger kernel."
         )
     pads = ((ph, ph), (pw, pw))
-    for n, p, k in zip(x.shape[2:], pads, (kh, kw)):
+    for n, p, k in zip(x.shape[2:], pads, (kh, kw), strict=True):
         _out_size(n, p, k, 1, 1)  # raises when the window is larger than the padded input
     xp = _pad(x, pads, pad_value)  # (N, C, H + 2ph, W + 2pw)
     # Every kh x kw window at stride 1, then keep every sh-th / sw-th start.
