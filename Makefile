@@ -93,6 +93,8 @@ format:
 
 student: setup
 	$(PY) -m cnncourse student-edition _build/student
+	$(JB) build _build/student
+	@echo "==> student notebooks in _build/student, its book in _build/student/_build/html"
 
 bench: setup
 	$(PY) -m cnncourse bench --out benchmarks/results

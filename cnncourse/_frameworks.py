@@ -13,7 +13,7 @@ import os
 
 
 def _torchvision_first() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide what TensorFlow logs through its own logging
     try:
         import torchvision  # noqa: F401
     except ImportError:  # a Keras-only install: nothing to protect

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnncourse._frameworks import import_keras
+
 _TORCH_KINDS = {nn.Conv2d: "Conv2D", nn.Linear: "Dense", nn.BatchNorm2d: "BatchNormalization"}
 
 
@@ -68,7 +70,7 @@ def keras_to_torch(keras_model: Any, torch_model: nn.Module) -> nn.Module:
     Raises ``ValueError`` naming the first layer whose type or shape does not match,
     before any weight is written.
     """
-    import keras
+    keras = import_keras()
 
     with torch.no_grad():
         for pair in _pairs(torch_model, keras_model):
@@ -107,7 +109,7 @@ def _torch_kind(module: nn.Module) -> str | None:
 
 def _keras_layers(model: Any) -> list[tuple[Any, tuple[int, int, int] | None]]:
     """Keras weight layers in graph order, each with the ``(H, W, C)`` a preceding Flatten saw."""
-    import keras
+    keras = import_keras()
 
     kinds = (keras.layers.Conv2D, keras.layers.Dense, keras.layers.BatchNormalization)
     if not isinstance(model, keras.Model):
@@ -129,7 +131,7 @@ def _keras_layers(model: Any) -> list[tuple[Any, tuple[int, int, int] | None]]:
 
 def _walk(model: Any):
     """Layers of a Keras model, nested models opened up, in order."""
-    import keras
+    keras = import_keras()
 
     for layer in model.layers:
         if isinstance(layer, keras.Model):

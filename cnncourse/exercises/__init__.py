@@ -6,8 +6,9 @@ In a chapter::
     check("why-params-dense", answer)      # prints a verdict with a hint, never a traceback
 
 For instructors: :func:`make_student_edition` (``cnncourse student-edition OUT/``) and
-:func:`grade` (``cnncourse grade SUBMISSIONS/ --out grades.csv``). Those two load
-lazily (jupytext, nbclient, pandas), so ``check`` stays fast to import in a kernel.
+:func:`cnncourse.exercises.grade.grade` (``cnncourse grade SUBMISSIONS/ --out
+grades.csv``). Those load lazily (jupytext, nbclient, pandas), so ``check`` stays fast
+to import in a kernel.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ __all__ = [
     "check",
     "exercise",
     "get_exercise",
-    "grade",
     "make_student_edition",
-    "run_notebook",
 ]
 
 
@@ -42,8 +41,4 @@ def __getattr__(name: str):
         from cnncourse.exercises.student import make_student_edition
 
         return make_student_edition
-    if name in {"grade", "run_notebook"}:
-        from cnncourse.exercises import grade as grade_module
-
-        return getattr(grade_module, name)
     raise AttributeError(f"module 'cnncourse.exercises' has no attribute {name!r}")

@@ -73,20 +73,24 @@ def as_bool(value: Any, what: str = "True or False") -> bool:
     value = _scalar(value)
     if isinstance(value, bool):
         return value
-    raise WrongType(f"expected {what} (a bool), got {describe(value)}.")
+    raise WrongType(f"expected {what}, a bool, got {describe(value)}.")
 
 
 def as_shape(value: Any, what: str = "a shape") -> tuple[int, ...]:
     """Read ``value`` as a shape: a tuple/list of ints, or a ``torch.Size``."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise WrongType(f"expected {what} (a tuple of ints such as (1, 8, 26, 26)), got {describe(value)}.")
+        raise WrongType(
+            f"expected {what} (a tuple of ints such as (1, 8, 26, 26)), got {describe(value)}."
+        )
     return tuple(as_int(v, "each dimension") for v in value)
 
 
 def as_callable(value: Any, what: str = "a function") -> Callable:
     """Check that ``value`` can be called (a function or another callable)."""
     if not callable(value):
-        raise WrongType(f"expected {what} (pass the function itself, without calling it), got {describe(value)}.")
+        raise WrongType(
+            f"expected {what} (pass the function itself, without calling it), got {describe(value)}."
+        )
     return value
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import keras
-from keras import layers
-
+from cnncourse._frameworks import import_keras
 from cnncourse.models import check_config, check_rate, check_widths
+
+keras = import_keras()  # torchvision first: see cnncourse._frameworks
+layers = keras.layers
 
 # PyTorch's BatchNorm2d defaults, written in Keras' convention (momentum = 1 - 0.1).
 BN_EPSILON = 1e-5

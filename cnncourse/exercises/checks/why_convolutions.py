@@ -59,11 +59,19 @@ def tiny_feature_stack() -> list[tuple[str, int | None, int, int, int]]:
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             stack.append(
-                ("conv", module.out_channels, first(module.kernel_size), first(module.stride), first(module.padding))
+                (
+                    "conv",
+                    module.out_channels,
+                    first(module.kernel_size),
+                    first(module.stride),
+                    first(module.padding),
+                )
             )
         elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
             stride = module.stride if module.stride is not None else module.kernel_size
-            stack.append(("pool", None, first(module.kernel_size), first(stride), first(module.padding)))
+            stack.append(
+                ("pool", None, first(module.kernel_size), first(stride), first(module.padding))
+            )
         elif isinstance(module, nn.Flatten | nn.Linear):
             break
     return stack
@@ -91,8 +99,10 @@ def _params_dense(answer) -> str | None:
         got,
         expected,
         known_mistakes={
-            DENSE_IN * DENSE_OUT: "that counts the weights only: each output unit also has a bias.",
-            DENSE_IN + DENSE_OUT: "every one of the 128 units connects to every one of the 784 inputs.",
+            DENSE_IN
+            * DENSE_OUT: "that counts the weights only: each output unit also has a bias.",
+            DENSE_IN
+            + DENSE_OUT: "every one of the 128 units connects to every one of the 784 inputs.",
             DENSE_IN * DENSE_OUT + DENSE_IN: "there is one bias per output unit, not per input.",
         },
     )
@@ -120,7 +130,7 @@ def _params_conv(answer) -> str | None:
 
 @exercise("why-shuffle-pixels", chapter=CHAPTER, points=1)
 def _shuffle_pixels(answer) -> str | None:
-    got = as_bool(answer, "True (it changes) or False (it does not)")
+    got = as_bool(answer)
     if got is not False:
         return (
             "an MLP sees its 784 inputs as an unordered list. Ask what the first layer's "

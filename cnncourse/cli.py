@@ -1,0 +1,393 @@
+"""The ``cnncourse`` command: what people run outside notebooks.
+
+``cnncourse --help`` lists the commands; ``cnncourse COMMAND --help`` explains one.
+Every command imports its heavy dependencies (torch, TensorFlow, nbclient) only when
+it runs, so ``--help`` is instant. Exit status: 0 success, 1 the work failed (missing
+data, a failing notebook), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnncourse._version import __version__
+
+EPILOG = """\
+examples:
+  cnncourse data where fashion_mnist          which files resolve, and from where
+  cnncourse data fetch mnist                  download into the cache, verified
+  cnncourse train --model tiny --epochs 2 --limit 5000
+  cnncourse student-edition _build/student    notebooks without solutions + book config
+  cnncourse grade submissions/ --out grades.csv
+  cnncourse check-notebook my_copy.ipynb      run one notebook, print its check verdicts
+  cnncourse bench --help                      the performance benchmark
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the examples' line breaks and show defaults."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cnncourse`` with all its subcommands."""
+    from cnncourse.data.registry import DATASETS
+    from cnncourse.models import FRAMEWORKS, MODEL_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="cnncourse",
+        description="Companion tool of the CNN course book: data, training, exercises, grading.",
+        epilog=EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cnncourse {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog="examples:\n" + examples,
+            formatter_class=_Formatter,
+        )
+
+    data = command(
+        "data",
+        "Find or download the datasets.",
+        "  cnncourse data where\n  cnncourse data where fashion_mnist\n  cnncourse data fetch cifar10\n",
+    )
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    names = sorted(DATASETS)
+    where = data_commands.add_parser(
+        "where",
+        help="Show which files resolve and from where (exit 1 if any is missing).",
+        description="For each file of the dataset(s): its verified path and where it was "
+        "found ($CNNCOURSE_DATA, the user cache, the system copy), or 'missing'. "
+        "Nothing is downloaded. Exit status 1 if any file is missing.",
+        formatter_class=_Formatter,
+    )
+    where.add_argument("name", nargs="?", choices=names, help="dataset (default: all)")
+    fetch = data_commands.add_parser(
+        "fetch",
+        help="Download a dataset into the cache and verify its checksums.",
+        description="Resolve every file of NAME, downloading what is not found locally "
+        "into the cache ($CNNCOURSE_CACHE or ~/.cache/cnncourse); each file is verified.",
+        formatter_class=_Formatter,
+    )
+    fetch.add_argument("name", choices=names, help="dataset")
+
+    train = command(
+        "train",
+        "Train a model on a dataset and print its history table.",
+        "  cnncourse train --model tiny --epochs 2 --limit 5000\n"
+        "  cnncourse train --model vgg --framework keras --epochs 10 --batch-size 128\n",
+    )
+    train.add_argument("--model", default="tiny", choices=MODEL_NAMES, help="architecture")
+    train.add_argument("--dataset", default="fashion_mnist", choices=names, help="dataset")
+    train.add_argument("--framework", default="torch", choices=FRAMEWORKS, help="framework")
+    train.add_argument("--epochs", type=_positive_int, default=1, help="training epochs")
+    train.add_argument("--batch-size", type=_positive_int, default=128, help="batch size")
+    train.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (Adam)")
+    train.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        help="train on this many images (default: all)",
+    )
+    train.add_argument(
+        "--val-fraction", type=_fraction, default=0.1, help="share of training images held out"
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument(
+        "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (torch only)"
+    )
+
+    student = command(
+        "student-edition",
+        "Write the chapters without solutions (.ipynb) and a book config that hides them.",
+        "  cnncourse student-edition _build/student\n"
+        "  cnncourse student-edition handout/ --chapters why_convolutions\n"
+        "  jupyter-book build _build/student      # then the student book\n",
+    )
+    student.add_argument("out", type=Path, help="output folder (created)")
+    student.add_argument("--book", type=Path, default=Path("."), help="book root (holds _toc.yml)")
+    student.add_argument("--chapters", nargs="+", default=None, help="chapters to include")
+
+    grade = command(
+        "grade",
+        "Run every submitted notebook in a fresh kernel and write a grade table.",
+        "  cnncourse grade submissions/ --out grades.csv\n"
+        "  cnncourse grade submissions/ --out grades.csv --timeout 600\n",
+    )
+    grade.add_argument("submissions", type=Path, help="folder of .ipynb files, one per student")
+    grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write")
+    grade.add_argument("--timeout", type=_positive_float, default=120, help="seconds per notebook")
+    grade.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+
+    nb = command(
+        "check-notebook",
+        "Run one notebook (.ipynb or MyST .md) and print its check verdicts.",
+        "  cnncourse check-notebook my_copy.ipynb\n"
+        "  cnncourse check-notebook book/why_convolutions.md --strict   # CI: solutions pass\n",
+    )
+    nb.add_argument("notebook", type=Path, help="notebook to run")
+    nb.add_argument(
+        "--timeout", type=_positive_float, default=600, help="seconds for the notebook"
+    )
+    nb.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    nb.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 unless every exercise's last verdict is a pass (for the book with solutions)",
+    )
+
+    command(
+        "bench",
+        "Run the performance benchmark (options: cnncourse bench --help).",
+        "  cnncourse bench --help\n",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (argparse exits 2 on bad arguments)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the benchmark owns its arguments, --help included
+        return _bench(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "data":
+        return _data_where(args.name) if args.data_command == "where" else _data_fetch(args.name)
+    if args.command == "train":
+        return _train(args, parser)
+    if args.command == "student-edition":
+        return _student_edition(args, parser)
+    if args.command == "grade":
+        return _grade(args, parser)
+    if args.command == "check-notebook":
+        return _check_notebook(args, parser)
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
+    return 2  # pragma: no cover
+
+
+# ---- argument types: a bad value is an argparse error (exit 2) ----------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
+    return value
+
+
+# ---- commands ------------------------------------------------------------------------
+
+
+def _origin(path: Path, spec) -> str:
+    """Which entry of the resolution order ``path`` came from."""
+    import os
+
+    from cnncourse.data.fetch import DATA_ENV, cache_dir
+
+    folder = path.parent.resolve()
+    if os.environ.get(DATA_ENV) and folder.is_relative_to(
+        Path(os.environ[DATA_ENV]).expanduser().resolve()
+    ):
+        return f"${DATA_ENV}"
+    if folder == (cache_dir() / spec.name).resolve():
+        return "user cache"
+    if any(folder == Path(d).resolve() for d in spec.system_dirs):
+        return "system copy"
+    return "elsewhere"
+
+
+def _data_where(name: str | None) -> int:
+    from cnncourse.data.fetch import DataNotFoundError, resolve, search_dirs
+    from cnncourse.data.registry import DATASETS, SPLITS
+
+    missing = 0
+    for spec in [DATASETS[name]] if name else list(DATASETS.values()):
+        print(spec.name)
+        files = {r.filename: r for split in SPLITS for r in spec.splits[split]}
+        for remote in files.values():
+            try:
+                path = resolve(spec, remote, download=False)
+            except DataNotFoundError:
+                missing += 1
+                print(f"  {remote.filename:30s} missing")
+            else:
+                print(f"  {remote.filename:30s} {path}  ({_origin(path, spec)})")
+        print("  searched, in order: " + ", ".join(str(d) for d in search_dirs(spec)))
+    if missing:
+        hint = f" cnncourse data fetch {name}" if name else " cnncourse data fetch NAME"
+        print(f"{missing} file(s) missing; when online, run:{hint}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _data_fetch(name: str) -> int:
+    from cnncourse.data.fetch import DataNotFoundError
+    from cnncourse.data.imageset import locate
+
+    try:
+        paths = locate(name, download=True)
+    except DataNotFoundError as err:
+        print(err, file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"{path}  (verified)")
+    return 0
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from cnncourse.data import load
+    from cnncourse.models import build_model, count_parameters
+    from cnncourse.runtime import device
+    from cnncourse.train import evaluate, fit
+
+    if args.limit is not None and args.limit < 10:
+        parser.error(f"--limit {args.limit} is too small: use at least 10 images.")
+    if args.device is not None:
+        if args.framework != "torch":
+            parser.error("--device applies to --framework torch; Keras picks its own device.")
+        try:
+            device(args.device)
+        except ValueError as err:
+            parser.error(str(err))
+    data = load(args.dataset, "train").subset(args.limit, seed=args.seed)
+    train, val = data.split(args.val_fraction, seed=args.seed)
+    test = load(args.dataset, "test").subset(args.limit, seed=args.seed)
+    height, width, channels = data.image_shape
+    if args.framework == "keras":
+        from cnncourse._frameworks import import_keras
+
+        import_keras()  # torchvision before TensorFlow: the other order segfaults
+    model = build_model(
+        args.model,
+        args.framework,
+        in_channels=channels,
+        num_classes=data.num_classes,
+        image_size=(height, width),
+    )
+    print(
+        f"{args.model} ({args.framework}, {count_parameters(model):,} parameters) on "
+        f"{args.dataset}: {len(train)} train / {len(val)} validation / {len(test)} test images"
+    )
+    interactive = sys.stderr.isatty()
+    options = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+    }
+    if args.framework == "torch":
+        history = fit(model, train, val, device=args.device, progress=interactive, **options)
+        scores = evaluate(model, test, device=args.device)
+    else:
+        from cnncourse.data import to_tf_dataset
+        from cnncourse.train.keras import fit_keras
+
+        history = fit_keras(model, train, val, verbose="auto" if interactive else 0, **options)
+        loss, accuracy = model.evaluate(to_tf_dataset(test, 1024), verbose=0)
+        scores = {"loss": float(loss), "accuracy": float(accuracy)}
+    print(history.to_string(index=False))
+    print(f"test: loss {scores['loss']:.4f}, accuracy {scores['accuracy']:.4f}")
+    return 0
+
+
+def _student_edition(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from cnncourse.exercises.student import find_book_root, make_student_edition
+
+    try:
+        root = find_book_root(args.book)
+        written = make_student_edition(root, args.out, chapters=args.chapters)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    for path in written:
+        print(path)
+    print(f"student edition in {args.out}; build its book with: jupyter-book build {args.out}")
+    return 0
+
+
+def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from cnncourse.exercises.grade import grade
+
+    def report(result) -> None:
+        earned = sum(result.points.values())
+        print(f"{result.path.stem}: {result.status} ({earned:g} points, {result.seconds:.1f} s)")
+
+    try:
+        table = grade(
+            args.submissions,
+            args.out,
+            timeout=args.timeout,
+            kernel_name=args.kernel,
+            progress=report,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    print(f"wrote {args.out} ({len(table)} students)")
+    return 0
+
+
+def _check_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from cnncourse.exercises.grade import run_notebook
+
+    if not args.notebook.is_file():
+        parser.error(f"notebook {args.notebook} does not exist")
+    if args.notebook.suffix not in (".ipynb", ".md"):
+        parser.error(f"expected an .ipynb or MyST .md notebook, got {args.notebook}")
+    result = run_notebook(args.notebook, timeout=args.timeout, kernel_name=args.kernel)
+    final = result.final
+    for key, record in final.items():
+        print(
+            f"{key:30s} {record['status']:14s} {record['points']:g}/{record.get('max_points', 1):g}"
+        )
+    earned = sum(r["points"] for r in final.values())
+    possible = sum(r.get("max_points", 1) for r in final.values())
+    print(
+        f"{args.notebook}: {result.status}; {earned:g}/{possible:g} points in {result.seconds:.1f} s"
+    )
+    if result.status != "ok":
+        return 1
+    if args.strict and (not final or any(r["status"] != "pass" for r in final.values())):
+        print("--strict: every exercise must end with a passing check.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _bench(argv: list[str]) -> int:
+    import importlib
+
+    try:
+        bench = importlib.import_module("cnncourse.bench")
+    except ImportError as err:
+        print(f"cnncourse bench is not available: {err}", file=sys.stderr)
+        return 1
+    status = bench.main(argv)
+    return int(status or 0)

@@ -1,0 +1,160 @@
+"""Checks of the chapter "Convolution" (``book/convolution.md``).
+
+Expected values are computed from the problems the exercises pose (the sizes below,
+the output-size rule), not stored, so they follow the chapter if it changes.
+"""
+
+from __future__ import annotations
+
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    WrongType,
+    as_callable,
+    as_int,
+    as_shape,
+    compare_int,
+    describe,
+)
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "convolution"
+
+# conv-output-size: a 5x5 kernel, stride 2, padding 1 on a 32x32 image.
+SIZE, KERNEL, STRIDE, PADDING = 32, 5, 2, 1
+# conv-params-rgb: nn.Conv2d(3, 16, kernel_size=5).
+RGB_IN, RGB_OUT, RGB_K = 3, 16, 5
+# conv-same-padding: keep 28x28 under a 7x7 kernel at stride 1.
+SAME_SIZE, SAME_K = 28, 7
+# conv-keras-kernel: PyTorch (O, C, kh, kw) -> Keras (kh, kw, C, O).
+TORCH_LAYOUT, KERAS_LAYOUT = ("O", "C", "kh", "kw"), ("kh", "kw", "C", "O")
+
+
+def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """The output-size rule without dilation: ``floor((n + 2p - k) / s) + 1``."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+@exercise("conv-output-size", chapter=CHAPTER, points=1)
+def _output_size(answer) -> str | None:
+    got = as_int(answer, "a width in pixels")
+    expected = output_size(SIZE, KERNEL, STRIDE, PADDING)
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            output_size(SIZE, KERNEL, STRIDE, 0): "the padding adds p pixels on *each* side.",
+            output_size(SIZE, KERNEL, 1, PADDING): "the stride of 2 skips every second window.",
+            (SIZE + 2 * PADDING - KERNEL)
+            // STRIDE: "count the first window too: the rule ends in + 1.",
+            -(-(SIZE + 2 * PADDING - KERNEL) // STRIDE) + 1: (
+                "the rule rounds down: leftover pixels too few for a window are dropped."
+            ),
+            SIZE // STRIDE: "that is what padding='same' would give; this layer pads by 1 only.",
+        },
+    )
+
+
+@exercise("conv-params-rgb", chapter=CHAPTER, points=1)
+def _params_rgb(answer) -> str | None:
+    got = as_int(answer, "a number of parameters")
+    weights = RGB_IN * RGB_K * RGB_K * RGB_OUT
+    return compare_int(
+        got,
+        weights + RGB_OUT,
+        known_mistakes={
+            weights: "that counts the weights only: each filter also has one bias.",
+            RGB_K * RGB_K * RGB_OUT + RGB_OUT: (
+                "each filter has one 5x5 slice per input channel, and RGB has 3 channels."
+            ),
+            weights
+            + RGB_IN * RGB_OUT: "there is one bias per filter (output channel), not per pair.",
+            RGB_IN * RGB_K * RGB_K + 1: "that is one filter; the layer has 16 of them.",
+        },
+    )
+
+
+@exercise("conv-keras-kernel", chapter=CHAPTER, points=1)
+def _keras_kernel(answer) -> str | None:
+    got = as_shape(answer, "a tuple of four axis numbers")
+    expected = tuple(TORCH_LAYOUT.index(name) for name in KERAS_LAYOUT)
+    if sorted(got) != [0, 1, 2, 3]:
+        return "the tuple must name each axis 0, 1, 2, 3 exactly once."
+    if got == expected:
+        return None
+    if got == tuple(KERAS_LAYOUT.index(name) for name in TORCH_LAYOUT):
+        return (
+            "that is the way back (Keras to PyTorch). transpose(axes) puts the old axis "
+            "axes[i] at position i of the result."
+        )
+    wrong = [KERAS_LAYOUT[i] for i in range(4) if got[i] != expected[i]]
+    return f"the result's axes {', '.join(wrong)} come from the wrong PyTorch axes."
+
+
+@exercise("conv-same-padding", chapter=CHAPTER, points=1)
+def _same_padding(answer) -> str | None:
+    got = as_int(answer, "a padding in pixels")
+    expected = (SAME_K - 1) // 2
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            SAME_K - 1: "that is the total: the padding p is added on each side, so halve it.",
+            SAME_K: "a 7x7 kernel loses k - 1 pixels per axis, not k.",
+        },
+    )
+
+
+def _reference(image, kernel, stride):
+    """What ``correlate_strided`` should return: ``cnncourse.ops.conv2d`` on one channel."""
+    import numpy as np
+
+    from cnncourse.ops import conv2d
+
+    image, kernel = np.asarray(image, float), np.asarray(kernel, float)
+    return conv2d(image[None, None], kernel[None, None], stride=stride)[0, 0]
+
+
+def _compare_maps(got, expected) -> str | None:
+    import numpy as np
+
+    try:
+        got = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongType(f"expected a 2-D NumPy array, got {describe(got)}.") from None
+    if got.shape != expected.shape:
+        return (
+            f"the output has shape {got.shape}; check the output-size rule "
+            "floor((n - k) / s) + 1 for each axis."
+        )
+    if not np.allclose(got, expected, atol=1e-6):
+        return "the shape is right but some values differ: where does window (i, j) start?"
+    return None
+
+
+CASES = [((6, 6), 3, 1), ((7, 7), 3, 2), ((9, 8), 2, 3), ((10, 12), 3, 2)]  # (H, W), k, stride
+
+
+@exercise("conv-strided-loop", chapter=CHAPTER, points=2)
+def _strided_loop(answer) -> str | None:
+    import numpy as np
+
+    func = as_callable(answer, "the function correlate_strided")
+    rng = np.random.default_rng(6)
+    results = []
+    for (h, w), k, stride in CASES:
+        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(k, k))
+        case = f"a {h}x{w} image, a {k}x{k} kernel and stride {stride}"
+        try:
+            got = func(image, kernel, stride)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"on {case} your function raised {type(err).__name__}: {err}"
+        results.append((case, got, _reference(image, kernel, stride)))
+    if all(got is None or got is Ellipsis for _, got, _ in results):
+        raise NotAttempted("the function returns None: write its body and return the feature map.")
+    for case, got, expected in results:
+        hint = _compare_maps(got, expected)
+        if hint is not None:
+            return f"on {case}: {hint}"
+    return None

@@ -1,0 +1,204 @@
+"""Checks of the chapter "Data pipelines" (``book/data_pipelines.md``).
+
+Expected values are computed from the problem each exercise poses; function and
+class answers are run on small synthetic inputs built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    WrongType,
+    as_callable,
+    as_int,
+    compare_int,
+    describe,
+)
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "data_pipelines"
+
+# data-float-bytes: the CIFAR-10 training set as float32
+CIFAR_IMAGES, CIFAR_SHAPE, FLOAT32_BYTES = 50_000, (32, 32, 3), 4
+
+# data-safe-digits: the options, and which keep every digit's label
+DIGIT_OPTIONS = {
+    "a": "mirror left-right",
+    "b": "flip upside down",
+    "c": "rotate by up to 10 degrees",
+    "d": "rotate by 180 degrees",
+    "e": "shift by up to 2 pixels",
+    "f": "zoom by up to 10%",
+}
+SAFE_FOR_DIGITS = frozenset({"c", "e", "f"})
+_WHY_UNSAFE = {
+    "a": "mirror a 3 or a 7 in your head: is it still a digit?",
+    "b": "turn a 7 upside down: is it still a 7?",
+    "d": "turn a 6 by 180 degrees: which digit do you read?",
+}
+
+# data-flip-each: the test batch
+FLIP_BATCH = (64, 2, 5, 7)  # (B, C, H, W); odd width so no image is its own mirror
+
+
+def _values(shape: tuple[int, ...]) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
+
+
+@exercise("data-float-bytes", chapter=CHAPTER, points=1)
+def _float_bytes(answer) -> str | None:
+    got = as_int(answer, "a number of bytes")
+    values = CIFAR_IMAGES * _values(CIFAR_SHAPE)
+    expected = values * FLOAT32_BYTES
+    grey = CIFAR_IMAGES * CIFAR_SHAPE[0] * CIFAR_SHAPE[1]
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            values: "that is the size as uint8, one byte a value; float32 takes more.",
+            grey * FLOAT32_BYTES: "CIFAR-10 photos are in colour: count every channel.",
+            grey: "count the colour channels and the bytes of one float32 value.",
+            values * 8: "float32 is 32 bits; how many bytes is that?",
+            expected * 8: "that is in bits: the question asks for bytes.",
+        },
+    )
+
+
+def _letters(answer) -> set[str]:
+    if isinstance(answer, str):
+        items: Iterable = [c for c in answer if c.isalpha()]
+    elif isinstance(answer, set | frozenset | list | tuple):
+        items = answer
+    else:
+        raise WrongType(f"expected a set of letters such as {{'a', 'b'}}, got {describe(answer)}.")
+    letters = set()
+    for item in items:
+        if not isinstance(item, str) or item.strip().lower() not in DIGIT_OPTIONS:
+            raise WrongType(
+                f"each entry must be one of the letters {', '.join(DIGIT_OPTIONS)}; got {item!r}."
+            )
+        letters.add(item.strip().lower())
+    return letters
+
+
+@exercise("data-safe-digits", chapter=CHAPTER, points=1)
+def _safe_digits(answer) -> str | None:
+    got = _letters(answer)
+    if got == SAFE_FOR_DIGITS:
+        return None
+    unsafe = sorted(got - SAFE_FOR_DIGITS)
+    if unsafe:
+        return f"({unsafe[0]}) changes some labels: {_WHY_UNSAFE[unsafe[0]]}"
+    missing = len(SAFE_FOR_DIGITS - got)
+    return (
+        f"everything you chose is safe, but {missing} more option"
+        f"{' is' if missing == 1 else 's are'} safe too: which changes does a different hand "
+        "or scanner make anyway?"
+    )
+
+
+@exercise("data-flip-each", chapter=CHAPTER, points=1)
+def _flip_each(answer) -> str | None:
+    import torch
+
+    func = as_callable(answer, "a function flip_each(batch)")
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.randint(0, 256, FLIP_BATCH, dtype=torch.uint8, generator=generator)
+    original = batch.clone()
+    try:
+        out = func(batch)
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    if out is None:
+        raise NotAttempted("flip_each returns None: write its body and return the new batch.")
+    if not isinstance(out, torch.Tensor):
+        return f"flip_each must return a torch.Tensor, got {describe(out)}."
+    if tuple(out.shape) != FLIP_BATCH:
+        return f"the batch has shape {FLIP_BATCH}, your result {tuple(out.shape)}: keep the shape."
+    if out.dtype != original.dtype:
+        return f"the batch is {original.dtype}, your result {out.dtype}: keep the dtype."
+    same = (out == original).flatten(1).all(dim=1)  # (B,)
+    mirrored = (out == original.flip(-1)).flatten(1).all(dim=1)  # (B,)
+    if not bool((same | mirrored).all()):
+        if bool((out == original.flip(-2)).flatten(1).all(dim=1).any()):
+            return (
+                "some images came out upside down: mirror left-right, along the width (last) axis."
+            )
+        return "each image must come out either unchanged or mirrored left-right, nothing else."
+    flipped = int(mirrored.sum())
+    if flipped in (0, FLIP_BATCH[0]):
+        return (
+            f"{'all' if flipped else 'none'} of the {FLIP_BATCH[0]} images were mirrored: draw "
+            "one coin per image, not one for the whole batch."
+        )
+    if not 12 <= flipped <= 52:  # Binomial(64, 1/2) falls outside only about once in 10^7
+        return f"{flipped} of {FLIP_BATCH[0]} images were mirrored: use probability 1/2 per image."
+    return None
+
+
+@exercise("data-dataset", chapter=CHAPTER, points=1)
+def _dataset(answer) -> str | None:
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader
+
+    from cnncourse.data.imageset import ImageSet
+
+    if not isinstance(answer, type):
+        raise WrongType(
+            f"expected a class (pass the class itself, not an instance), got {describe(answer)}."
+        )
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 6, 5, 3), dtype=np.uint8)  # (N, H, W, C)
+    labels = rng.integers(0, 4, 10)
+    imageset = ImageSet(images, labels, ("a", "b", "c", "d"))
+    try:
+        dataset = answer(imageset)
+        size = len(dataset)
+    except Exception as err:  # shown to the student as a hint
+        return f"YourDataset(imageset) or len() failed: {type(err).__name__}: {err}"
+    if size == 0:
+        raise NotAttempted("__len__ returns 0: return the number of samples.")
+    if size != len(imageset):
+        return f"len() gives {size}, but the ImageSet holds {len(imageset)} samples."
+    try:
+        sample = dataset[3]
+    except Exception as err:
+        return f"dataset[3] failed: {type(err).__name__}: {err}"
+    if sample is None:
+        raise NotAttempted("__getitem__ returns None: return (image, label).")
+    if not isinstance(sample, tuple | list) or len(sample) != 2:
+        return f"dataset[i] must return a pair (image, label), got {describe(sample)}."
+    image, label = sample
+    if not isinstance(image, torch.Tensor):
+        return f"the image must be a torch.Tensor, got {describe(image)}."
+    expected_shape = (3, 6, 5)
+    if tuple(image.shape) == (6, 5, 3):
+        return "the image is (H, W, C): PyTorch wants the channels first, (C, H, W)."
+    if tuple(image.shape) != expected_shape:
+        return f"for (H, W, C) = (6, 5, 3) images the sample must be (3, 6, 5), got {tuple(image.shape)}."
+    if image.dtype != torch.float32:
+        return f"the image must be float32, got {image.dtype}."
+    expected = torch.from_numpy(images[3]).permute(2, 0, 1).float() / 255
+    if float(image.max()) > 1.0:
+        return "the values must lie in [0, 1]: divide the uint8 pixels by 255."
+    if not torch.allclose(image, expected, atol=1e-6):
+        return (
+            "the values do not match the ImageSet's image: check the axis order and the scaling."
+        )
+    if isinstance(label, bool) or not isinstance(label, int):
+        return f"the label must be a Python int (int(...)), got {describe(label)}."
+    if label != int(labels[3]):
+        return "the label does not match the ImageSet's label for that index."
+    try:
+        batch_images, batch_labels = next(iter(DataLoader(dataset, batch_size=4)))
+    except Exception as err:
+        return f"a DataLoader over your dataset failed: {type(err).__name__}: {err}"
+    if tuple(batch_images.shape) != (4, *expected_shape) or tuple(batch_labels.shape) != (4,):
+        return f"a DataLoader batch came out {tuple(batch_images.shape)}, expected (4, 3, 6, 5)."
+    return None

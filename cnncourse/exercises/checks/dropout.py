@@ -1,0 +1,161 @@
+"""Checks of the chapter "Dropout" (``book/dropout.md``).
+
+Expected values are computed from the problem each exercise states (rate, shape,
+value), not stored. NumPy is imported inside the checker that needs it.
+"""
+
+from __future__ import annotations
+
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    WrongType,
+    as_callable,
+    as_float,
+    as_int,
+    compare_float,
+    compare_int,
+    describe,
+)
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "dropout"
+
+# drop-scale: nn.Dropout(SCALE_P) in training mode; a unit with value SCALE_VALUE survives.
+SCALE_P, SCALE_VALUE = 0.2, 3.0
+# drop-spatial-count: nn.Dropout2d(SPATIAL_P) on a (N, C, H, W) batch of this shape.
+SPATIAL_P, SPATIAL_SHAPE = 0.25, (8, 64, 14, 14)
+# drop-variance: inverted dropout with rate VARIANCE_P on a constant input of 1.
+VARIANCE_P = 0.2
+
+
+def kept_value(value: float, p: float) -> float:
+    """What inverted dropout outputs for a unit it keeps."""
+    return value / (1 - p)
+
+
+def inverted_dropout_variance(p: float) -> float:
+    """Variance of inverted dropout applied to the constant 1: outputs 0 or 1/(1-p)."""
+    mean_of_square = (1 - p) * (1 / (1 - p)) ** 2
+    return mean_of_square - 1.0  # the mean is exactly 1
+
+
+@exercise("drop-scale", chapter=CHAPTER, points=1)
+def _scale(answer) -> str | None:
+    got = as_float(answer, "the output value")
+    expected = kept_value(SCALE_VALUE, SCALE_P)
+    return compare_float(
+        got,
+        expected,
+        rtol=1e-4,
+        known_mistakes=[
+            (
+                SCALE_VALUE,
+                "in training mode the survivors are rescaled; only evaluation is a no-op.",
+            ),
+            (
+                SCALE_VALUE * (1 - SCALE_P),
+                "multiplying by the keep probability is the old rule for inference; inverted "
+                "dropout divides during training instead.",
+            ),
+            (
+                SCALE_VALUE / SCALE_P,
+                "divide by the probability of KEEPING the unit, not of dropping it.",
+            ),
+            (0.0, "this unit survived: it is not zeroed."),
+        ],
+    )
+
+
+@exercise("drop-spatial-count", chapter=CHAPTER, points=1)
+def _spatial_count(answer) -> str | None:
+    got = as_int(answer, "an expected number of feature maps")
+    n, c, h, w = SPATIAL_SHAPE
+    expected = round(n * c * SPATIAL_P)
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            round(c * SPATIAL_P): "each image of the batch draws its own channels to drop.",
+            round(n * c * h * w * SPATIAL_P): (
+                "that counts single values; Dropout2d drops whole feature maps."
+            ),
+            round(n * c * (1 - SPATIAL_P)): "that is the number of maps that are kept.",
+        },
+    )
+
+
+@exercise("drop-inference-factor", chapter=CHAPTER, points=1)
+def _inference_factor(answer) -> str | None:
+    got = as_float(answer, "a factor")
+    return compare_float(
+        got,
+        1.0,
+        known_mistakes=[
+            (
+                0.5,
+                "that is the rule of the original dropout paper, which did not rescale in "
+                "training. Look at what inverted dropout does during training.",
+            ),
+            (2.0, "the rescaling by 1/(1-p) has already happened, during training."),
+        ],
+    )
+
+
+@exercise("drop-variance", chapter=CHAPTER, points=1)
+def _variance(answer) -> str | None:
+    got = as_float(answer, "a variance")
+    expected = inverted_dropout_variance(VARIANCE_P)
+    return compare_float(
+        got,
+        expected,
+        rtol=1e-3,
+        atol=1e-6,
+        known_mistakes=[
+            (
+                VARIANCE_P * (1 - VARIANCE_P),
+                "that is the variance of the 0/1 keep mask; the output is the mask times 1/(1-p).",
+            ),
+            (0.0, "the output is random: sometimes 0, sometimes larger than 1."),
+            (
+                (1 / (1 - VARIANCE_P)) ** 2 * (1 - VARIANCE_P),
+                "that is the mean of the square; subtract the square of the mean.",
+            ),
+        ],
+    )
+
+
+@exercise("drop-implement", chapter=CHAPTER, points=2)
+def _implement(answer) -> str | None:
+    import numpy as np
+
+    func = as_callable(answer, "a function my_dropout(x, p, training, rng)")
+    x = np.full((200, 500), 2.0)  # 100,000 units, all 2.0: survivors are easy to see
+    p = 0.3
+    try:
+        train_out = func(x.copy(), p, True, np.random.default_rng(0))
+        eval_out = func(x.copy(), p, False, np.random.default_rng(0))
+    except NotImplementedError as err:
+        raise NotAttempted("my_dropout still raises NotImplementedError.") from err
+    except Exception as err:
+        return f"my_dropout raised {type(err).__name__}: {err}"
+    if train_out is None and eval_out is None:
+        raise NotAttempted("my_dropout returns None: return the new array.")
+    for name, out in (("training=True", train_out), ("training=False", eval_out)):
+        if not isinstance(out, np.ndarray) or out.shape != x.shape:
+            shape = getattr(out, "shape", None)
+            raise WrongType(
+                f"with {name} my_dropout must return an array shaped like x {x.shape}, got "
+                f"{describe(out)} with shape {shape}."
+            )
+    if not np.array_equal(eval_out, x):
+        return "with training=False the input must come back unchanged."
+    zeros = np.mean(train_out == 0)
+    # 100,000 draws: the fraction of zeros lies within 0.01 of p with overwhelming probability
+    if abs(zeros - p) > 0.01:
+        return f"about a fraction p = {p} of the values should be zero; you zeroed {zeros:.3f}."
+    kept = train_out[train_out != 0]
+    if not np.allclose(kept, kept_value(2.0, p)):
+        if np.allclose(kept, 2.0):
+            return "the kept values must be rescaled so that the expected output equals the input."
+        return "the kept values have the wrong scale: the mean output should equal the input."
+    return None

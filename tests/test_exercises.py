@@ -1,0 +1,325 @@
+"""Answer checks: verdicts, hints, registration, the grading log, and the chapter checks
+against oracles computed with PyTorch."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from cnncourse.exercises import Verdict, all_exercises, check, exercise, get_exercise, registry
+from cnncourse.exercises import checks as checks_package
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    WrongType,
+    as_bool,
+    as_callable,
+    as_float,
+    as_int,
+    as_shape,
+    check_function,
+    compare_float,
+    compare_int,
+    compare_shape,
+)
+from cnncourse.exercises.checks import why_convolutions as why
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Register test-only exercises without leaking them into other tests."""
+    registry.load_checks()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    return registry._REGISTRY
+
+
+@pytest.fixture(autouse=True)
+def no_grading_log(monkeypatch):
+    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
+
+
+# ---- the "Why convolutions" checks against oracles -----------------------------------
+
+
+def test_params_dense_matches_torch_and_fails_typical_mistakes(capsys):
+    oracle = sum(p.numel() for p in nn.Linear(784, 128).parameters())
+    assert check("why-params-dense", oracle).passed
+    assert "correct" in capsys.readouterr().out
+    weights_only = check("why-params-dense", 784 * 128)
+    assert weights_only.status == "fail" and "bias" in weights_only.message
+    assert str(oracle) not in weights_only.message  # the hint does not give the answer away
+    assert check("why-params-dense", oracle + 1).status == "fail"
+
+
+def test_params_conv_matches_torch_and_fails_typical_mistakes():
+    oracle = sum(p.numel() for p in nn.Conv2d(1, 32, 3).parameters())
+    assert check("why-params-conv", oracle).passed
+    no_bias = check("why-params-conv", 288)
+    assert no_bias.status == "fail" and "bias" in no_bias.message
+    assert "32" in check("why-params-conv", 9).message
+    assert check("why-params-conv", 10).status == "fail"
+
+
+def test_shuffle_pixels_answer_is_what_a_permuted_mlp_shows():
+    # Oracle: permuting the first layer's input columns undoes any fixed pixel permutation,
+    # so an MLP reaches exactly the same outputs on shuffled images.
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    images = torch.rand(5, 1, 28, 28)
+    perm = torch.randperm(784)
+    shuffled = images.flatten(1)[:, perm].reshape(5, 1, 28, 28)
+    twin = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    twin.load_state_dict(mlp.state_dict())
+    with torch.no_grad():
+        twin[1].weight.copy_(mlp[1].weight[:, perm])
+    torch.testing.assert_close(twin(shuffled), mlp(images))
+    changes_accuracy = False  # the same function is reachable, so the same accuracy
+    assert check("why-shuffle-pixels", changes_accuracy).passed
+    assert check("why-shuffle-pixels", np.bool_(False)).passed
+    wrong = check("why-shuffle-pixels", True)
+    assert wrong.status == "fail" and "False" not in wrong.message
+
+
+def test_flatten_size_matches_a_forward_pass_of_the_tiny_model():
+    from cnncourse.models import build_model
+
+    model = build_model("tiny")
+    seen = {}
+    linear = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    linear.register_forward_hook(lambda mod, inp, out: seen.setdefault("shape", inp[0].shape))
+    model(torch.zeros(1, 1, 28, 28))
+    oracle = seen["shape"][1]
+    assert why.flatten_size(why.tiny_feature_stack()) == oracle
+    assert check("why-flatten-size", oracle).passed
+    no_pool = check("why-flatten-size", 16 * 28 * 28)
+    assert no_pool.status == "fail" and "pool" in no_pool.message
+    no_channels = check("why-flatten-size", oracle // 16)
+    assert "channels" in no_channels.message
+    other = check("why-flatten-size", 3)
+    assert other.status == "fail" and "too small" in other.message
+
+
+def test_flatten_rule_fallback_agrees_with_the_model():
+    assert why.flatten_size(why._TINY_FALLBACK) == why.flatten_size(why.tiny_feature_stack())
+    assert why.output_size(28, 3, 1, 0) == 26 and why.output_size(28, 2, 2) == 14
+
+
+# ---- verdicts for every kind of answer ------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [None, ...])
+def test_not_attempted(answer, capsys):
+    verdict = check("why-params-dense", answer)
+    assert verdict.status == "not attempted" and not verdict.passed and verdict.points == 0
+    assert "replace None with your answer" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_words"),
+    [("100480", "drop the quotes"), (True, "bool"), ([1, 2], "int"), (3.5, "int")],
+)
+def test_wrong_type_says_what_is_expected(answer, expected_words):
+    verdict = check("why-params-dense", answer)
+    assert verdict.status == "fail"
+    assert "wrong type" in verdict.message and "an int" in verdict.message
+    assert expected_words in verdict.message
+
+
+def test_numpy_and_torch_scalars_are_accepted():
+    assert check("why-params-dense", np.int64(100480)).passed
+    assert check("why-params-dense", torch.tensor(100480)).passed
+    assert check("why-params-dense", 100480.0).passed
+
+
+def test_exception_in_checker_becomes_a_fail(scratch_registry):
+    @exercise("test-broken", chapter="test")
+    def _(answer):
+        return answer.no_such_attribute
+
+    verdict = check("test-broken", 1)
+    assert verdict.status == "fail"
+    assert "AttributeError" in verdict.message
+
+
+def test_checker_may_return_bools(scratch_registry):
+    exercise("test-bool", chapter="test", points=2)(lambda a: a == 3)
+    passed, failed = check("test-bool", 3), check("test-bool", 4)
+    assert passed.passed and passed.points == 2 and "2 points" in passed.message
+    assert failed.status == "fail" and failed.points == 0 and failed.max_points == 2
+
+
+def test_verdict_reprs():
+    verdict = Verdict("why-params-dense", "pass", "correct! (1 point)", 1.0, 1.0)
+    assert repr(verdict) == "Verdict('why-params-dense', status='pass', points=1/1)"
+    assert str(verdict).endswith("why-params-dense: correct! (1 point)")
+    assert "<code>why-params-dense</code>" in verdict._repr_html_()
+    assert "`why-params-dense`" in verdict._repr_markdown_()
+    assert "&lt;b&gt;" in Verdict("x", "fail", "<b>", 0, 1)._repr_html_()
+
+
+# ---- registry --------------------------------------------------------------------------
+
+
+def test_unknown_id_lists_close_ids():
+    with pytest.raises(ValueError, match="did you mean 'why-params-dense'"):
+        check("why-param-dense", 1)
+    with pytest.raises(ValueError, match="known ids"):
+        get_exercise("zzzz")
+
+
+def test_bad_registrations_are_refused(scratch_registry):
+    with pytest.raises(ValueError, match="not valid"):
+        exercise("Bad_Id", chapter="test")
+    with pytest.raises(ValueError, match="points must be positive"):
+        exercise("test-zero", chapter="test", points=0)
+    with pytest.raises(ValueError, match="already registered"):
+        exercise("why-params-dense", chapter="test")(lambda a: None)
+
+
+def test_every_checks_module_loads_and_registers_its_chapter():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        registry.load_checks()
+    modules = [m.name for m in pkgutil.iter_modules(checks_package.__path__)]
+    assert "why_convolutions" in modules
+    for name in modules:
+        found = all_exercises(chapter=name)
+        assert found, f"checks/{name}.py registers no exercise for chapter {name!r}"
+        assert all(e.checker.__module__.endswith(f".checks.{name}") for e in found)
+    ids = {e.id for e in all_exercises("why_convolutions")}
+    assert ids == {"why-params-dense", "why-params-conv", "why-shuffle-pixels", "why-flatten-size"}
+
+
+def test_loading_every_check_stays_light():
+    # A student kernel imports the checks on the first check(): no framework may load.
+    code = (
+        "import sys; from cnncourse.exercises.registry import load_checks; load_checks(); "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_grading_log_gets_one_json_line_per_check(tmp_path, monkeypatch):
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv(registry.GRADING_LOG_ENV, str(log))
+    check("why-params-dense", 100480)
+    check("why-params-conv", None)
+    check("why-shuffle-pixels", True)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records == [
+        {"id": "why-params-dense", "status": "pass", "points": 1.0, "max_points": 1.0},
+        {"id": "why-params-conv", "status": "not attempted", "points": 0.0, "max_points": 1.0},
+        {"id": "why-shuffle-pixels", "status": "fail", "points": 0.0, "max_points": 1.0},
+    ]
+
+
+# ---- answer helpers --------------------------------------------------------------------
+
+
+def test_scalar_readers():
+    assert as_int(np.int32(7)) == 7 and as_int(torch.tensor([7])) == 7 and as_int(7.0) == 7
+    assert as_float(np.float32(0.5)) == 0.5 and as_float(torch.tensor(0.25)) == 0.25
+    assert as_bool(torch.tensor(True)) is True
+    for reader, bad in [(as_int, "7"), (as_int, np.zeros(3)), (as_float, "x"), (as_bool, 1)]:
+        with pytest.raises(WrongType):
+            reader(bad)
+
+
+def test_shapes_and_callables():
+    assert as_shape(torch.Size([1, 8, 26, 26])) == (1, 8, 26, 26)
+    assert as_shape([2, np.int64(3)]) == (2, 3)
+    with pytest.raises(WrongType, match="tuple of ints"):
+        as_shape("(1, 2)")
+    with pytest.raises(WrongType, match="without calling it"):
+        as_callable(3)
+    assert compare_shape((1, 8, 26, 26), (1, 8, 26, 26)) is None
+    assert "dimension 2" in compare_shape((1, 8, 25, 26), (1, 8, 26, 26))
+    assert "3 dimensions" in compare_shape((8, 26, 26), (1, 8, 26, 26))
+
+
+def test_comparisons():
+    assert compare_int(5, 5) is None and "too large" in compare_int(6, 5)
+    assert compare_int(4, 5, known_mistakes={4: "off by one"}) == "off by one"
+    assert compare_float(0.1 + 0.2, 0.3) is None
+    assert "too small" in compare_float(0.2, 0.3)
+    assert compare_float(0.25, 0.3, rtol=0.01, known_mistakes=[(0.25, "halved")]) == "halved"
+    assert "NaN" in compare_float(float("nan"), 0.3)
+
+
+def test_check_function_runs_the_students_function():
+    def rule(n, k, p, s):
+        return (n + 2 * p - k) // s + 1
+
+    cases = [((28, 3, 0, 1), 26), ((28, 3, 1, 1), 28), ((28, 2, 0, 2), 14)]
+    assert check_function(rule, cases) is None
+    assert "(28, 3, 1, 1)" in check_function(lambda n, k, p, s: n - k + 1, cases)
+    assert "ZeroDivisionError" in check_function(lambda n, k, p, s: n // 0, cases)
+    assert "wrong type" in check_function(lambda n, k, p, s: "26", cases)
+    with pytest.raises(NotAttempted):
+        check_function(lambda n, k, p, s: None, cases)
+
+    def stub(n, k, p, s):
+        raise NotImplementedError
+
+    with pytest.raises(NotAttempted):
+        check_function(stub, cases)
+
+
+def test_function_stub_is_not_attempted_through_check(scratch_registry):
+    exercise("test-rule", chapter="test")(lambda f: check_function(f, [((2,), 4)]))
+    assert check("test-rule", lambda x: None).status == "not attempted"
+    assert check("test-rule", lambda x: x * 2).passed
+    assert check("test-rule", 4).status == "fail"
+
+
+# ---- the book's exercises use registered checks, and their solutions pass ----------------
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_CALL = re.compile(r"""check\(\s*["']([^"']+)["']""")
+
+
+def book_chapters() -> list[Path]:
+    from cnncourse.exercises.student import toc_files
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    paths = [ROOT / f"{doc}.md" for doc in toc_files(toc)]
+    return [p for p in paths if p.is_file() and "{exercise-start}" in p.read_text()]
+
+
+@pytest.mark.parametrize("path", book_chapters(), ids=lambda p: p.stem)
+def test_book_exercises_have_registered_checks_and_passing_solutions(path):
+    import jupytext
+
+    from cnncourse.exercises.student import solution_blocks, strip_solutions
+
+    text = path.read_text()
+    solutions = solution_blocks(text)
+    stub_ids = CHECK_CALL.findall(strip_solutions(text))
+    solution_ids = CHECK_CALL.findall("".join(solutions))
+    for exercise_id in {*stub_ids, *solution_ids}:
+        get_exercise(exercise_id)  # ValueError names close ids on a typo
+    assert set(stub_ids) <= set(solution_ids), "every checked exercise needs a solution"
+
+    verdicts: list[Verdict] = []
+    for block in solutions:
+        code = "\n".join(
+            c.source for c in jupytext.reads(block, fmt="md:myst").cells if c.cell_type == "code"
+        )
+        namespace = {"check": lambda i, a: verdicts.append(check(i, a)) or verdicts[-1]}
+        try:
+            exec(compile(code, f"{path.name} solution", "exec"), namespace)
+        except NameError:
+            continue  # the solution builds on the chapter's variables: nbval runs it
+        assert all(v.passed for v in verdicts), [str(v) for v in verdicts if not v.passed]
