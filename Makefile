@@ -62,7 +62,7 @@ book: setup
 book-quick: setup
 	@echo "==> building the book in quick mode into $(QUICK_BOOK)"
 	$(call check_cache,$(QUICK_BOOK)/_build)
-	CNNCOURSE_QUICK=1 $(JB) build . --path-output $(QUICK_BOOK) -W -n --keep-going $(JB_FLAGS)
+	CNNCOURSE_QUICK=1 $(JB) build . --path-output $(QUICK_BOOK) -W --keep-going $(JB_FLAGS)
 	@echo "==> open $(CURDIR)/$(QUICK_BOOK)/_build/html/index.html"
 
 test: setup book-quick

@@ -48,8 +48,11 @@ def test_chapter_follows_the_template(doc):
     for heading in ("## Overview", "## Summary", "## Exercises"):
         assert heading in text, f"{doc} lacks {heading}"
     hidden_checks = [
-        c for c in nb.cells
-        if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", []) and "assert" in c.source
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and "remove-cell" in c.metadata.get("tags", [])
+        and "assert" in c.source
     ]
     assert hidden_checks, f"{doc} checks none of its key numbers in a hidden cell"
     assert "from cnncourse" in text or "import cnncourse" in text
@@ -64,3 +67,11 @@ def test_every_exercise_check_is_registered(doc):
     assert used <= known, f"{doc} calls unknown checks {sorted(used - known)}"
     labels = re.findall(r":label: ([a-z0-9-]+-ex\d+)", text)
     assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+
+
+def test_instructor_guide_lists_every_exercise():
+    guide = (ROOT / "book/instructors.md").read_text()
+    missing = [ex.id for ex in registry.all_exercises() if f"`{ex.id}`" not in guide]
+    assert not missing, f"book/instructors.md does not list {missing}"
+    used = set(re.findall(r'check\("([a-z0-9-]+)"', guide))
+    assert used <= {ex.id for ex in registry.all_exercises()}, used

@@ -14,7 +14,9 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
         return
     seen, unique = set(), []
     for script in scripts:
-        key = (str(script), repr(getattr(script, "attributes", {})))
+        # The repeat registers filename "" where the first had None: compare by content.
+        filename = getattr(script, "filename", script) or ""
+        key = (str(filename), repr(sorted(getattr(script, "attributes", {}).items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)

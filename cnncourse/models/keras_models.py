@@ -7,7 +7,7 @@ Keras checks the input shape itself and raises a ``ValueError`` naming the expec
 
 Two defaults differ between the frameworks and are set here to PyTorch's values so
 the twins compute the same function: BatchNorm ``epsilon=1e-5`` (Keras: 1e-3) and
-``momentum=0.9`` (Keras' momentum is ``1 - `` PyTorch's 0.1). Initialisers stay at
+``momentum=0.9`` (Keras' momentum is one minus PyTorch's 0.1). Initialisers stay at
 Keras' defaults (Glorot uniform, zero bias), which chapter 9 compares with PyTorch's.
 """
 

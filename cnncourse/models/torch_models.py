@@ -117,15 +117,17 @@ class VGGNet(ImageClassifier):
 
     ``widths`` (default 32, 64, 128) sets one block per entry; each block halves H and W.
     Global average pooling then makes the head independent of the image size.
+    Input ``(N, C, H, W)`` floats with ``H, W >= 2**len(widths)``; output ``(N, num_classes)`` logits.
 
     Parameters
     ----------
-    dropout : rate after every block (0 turns it off, as the dropout chapter does).
-    head_dropout : rate before the linear head; ``None`` means the same as ``dropout``.
-    batchnorm : with BatchNorm after every convolution (then the convolutions have no
+    dropout : float
+        Rate after every block (0 turns it off, as the dropout chapter does).
+    head_dropout : float or None
+        Rate before the linear head; None means the same as ``dropout``.
+    batchnorm : bool
+        With BatchNorm after every convolution (then the convolutions have no
         bias, which BN's beta replaces) or without it (the BatchNorm chapter compares both).
-
-    Input ``(N, C, H, W)`` floats with ``H, W >= 2**len(widths)``; output ``(N, num_classes)`` logits.
     """
 
     name = "vgg"
