@@ -9,15 +9,16 @@ which load torchvision first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
 def _torchvision_first() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide what TensorFlow logs through its own logging
-    try:
+    os.environ.setdefault(
+        "TF_CPP_MIN_LOG_LEVEL", "3"
+    )  # hide what TensorFlow logs through its own logging
+    with contextlib.suppress(ImportError):  # a Keras-only install: nothing to protect
         import torchvision  # noqa: F401
-    except ImportError:  # a Keras-only install: nothing to protect
-        pass
 
 
 def import_keras():

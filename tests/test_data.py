@@ -78,7 +78,9 @@ def test_unknown_dataset_and_split_are_rejected_with_choices():
 # ---- resolution order and verification ---------------------------------------------
 
 
-def test_env_folder_wins_and_a_corrupt_copy_there_is_skipped(tmp_path, monkeypatch, fake_mnist_files):
+def test_env_folder_wins_and_a_corrupt_copy_there_is_skipped(
+    tmp_path, monkeypatch, fake_mnist_files
+):
     files, arrays = fake_mnist_files
     spec = fake_spec(files, "http://127.0.0.1:9/")
     good, bad = tmp_path / "good", tmp_path / "bad" / "fake_mnist"
@@ -97,7 +99,9 @@ def test_env_folder_wins_and_a_corrupt_copy_there_is_skipped(tmp_path, monkeypat
     np.testing.assert_array_equal(test.images[..., 0], arrays["t10k-images-idx3-ubyte.gz"])
 
 
-def test_recompressed_copy_verifies_by_its_decompressed_bytes(tmp_path, isolated_data, monkeypatch):
+def test_recompressed_copy_verifies_by_its_decompressed_bytes(
+    tmp_path, isolated_data, monkeypatch
+):
     payload = idx_bytes(np.arange(20, dtype=np.uint8).reshape(2, 2, 5))
     official = gzip.compress(payload, compresslevel=9, mtime=0)
     repacked = gzip.compress(payload, compresslevel=1, mtime=12345)  # other bytes, same content
@@ -114,7 +118,9 @@ def test_recompressed_copy_verifies_by_its_decompressed_bytes(tmp_path, isolated
 
 def test_missing_data_offline_names_every_fix(isolated_data, monkeypatch):
     spec = dataclasses.replace(FASHION_MNIST, system_dirs=(str(isolated_data / "nowhere"),))
-    monkeypatch.setenv("CNNCOURSE_MIRRORS", "http://127.0.0.1:9/")  # a closed port: refused at once
+    monkeypatch.setenv(
+        "CNNCOURSE_MIRRORS", "http://127.0.0.1:9/"
+    )  # a closed port: refused at once
     with pytest.raises(DataNotFoundError) as err:
         load(spec, "test")
     message = str(err.value)
@@ -126,7 +132,9 @@ def test_missing_data_offline_names_every_fix(isolated_data, monkeypatch):
 # ---- downloads over a loopback server ---------------------------------------------------
 
 
-def test_download_verifies_caches_and_is_not_repeated(isolated_data, http_server, fake_mnist_files):
+def test_download_verifies_caches_and_is_not_repeated(
+    isolated_data, http_server, fake_mnist_files
+):
     folder, base, log = http_server
     files, arrays = fake_mnist_files
     for name, blob in files.items():
@@ -244,7 +252,7 @@ def test_tf_dataset_gives_scaled_nhwc_batches(fashion_test):
     ds = data.to_tf_dataset(fashion_test.subset(100), batch_size=32, shuffle=True, seed=0)
     images, labels = next(iter(ds))
     assert tuple(images.shape) == (32, 28, 28, 1) and images.dtype.name == "float32"
-    assert 0.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
+    assert float(images.numpy().min()) >= 0.0 and float(images.numpy().max()) <= 1.0
     assert sum(int(b[1].shape[0]) for b in ds) == 100
 
 

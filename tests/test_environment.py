@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -63,6 +63,8 @@ def test_environment_yml_repeats_the_lock_exactly():
     declared = {canonicalize_name(r.name) for r in project_requirements()}
     assert declared <= set(conda), f"missing from environment.yml: {declared - set(conda)}"
     for name, version in conda.items():
-        assert pins.get(name) == version, f"environment.yml pins {name}=={version}, lock {pins.get(name)}"
+        assert pins.get(name) == version, (
+            f"environment.yml pins {name}=={version}, lock {pins.get(name)}"
+        )
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]

@@ -13,7 +13,9 @@ import torch
 from cnncourse import runtime
 
 
-@pytest.mark.parametrize(("value", "quick"), [("1", True), ("yes", True), ("0", False), ("", False)])
+@pytest.mark.parametrize(
+    ("value", "quick"), [("1", True), ("yes", True), ("0", False), ("", False)]
+)
 def test_quick_mode_follows_the_environment(monkeypatch, value, quick):
     monkeypatch.setenv("CNNCOURSE_QUICK", value)
     assert runtime.is_quick() is quick
@@ -46,7 +48,7 @@ def test_device_picks_cuda_when_present(monkeypatch):
 
 def test_seed_everything_makes_every_generator_repeat():
     def draw():
-        return random.random(), np.random.rand(), torch.rand(1).item()
+        return random.random(), np.random.rand(), torch.rand(1).item()  # noqa: NPY002
 
     runtime.seed_everything(7)
     first = draw()

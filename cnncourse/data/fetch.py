@@ -122,7 +122,9 @@ def download_file(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path) -> Path
 
 
 def _fetch_verified(url: str, remote: RemoteFile, target: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{remote.filename}.", suffix=".part", dir=target.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
@@ -135,9 +137,7 @@ def _fetch_verified(url: str, remote: RemoteFile, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _missing_message(
-    spec: DatasetSpec, remote: RemoteFile, rejected: list[Path], why: str
-) -> str:
+def _missing_message(spec: DatasetSpec, remote: RemoteFile, rejected: list[Path], why: str) -> str:
     lines = [f"{spec.name}: no verified copy of {remote.filename} was found."]
     lines += [f"  searched: {d}" for d in search_dirs(spec)]
     lines += [f"  rejected (checksum mismatch, delete or replace it): {p}" for p in rejected]

@@ -74,12 +74,16 @@ def read_cifar_binary(archive: str | Path, split: str) -> tuple[np.ndarray, np.n
                     raise KeyError(member)
                 raw = np.frombuffer(handle.read(), dtype=np.uint8)
                 if raw.size == 0 or raw.size % _CIFAR_RECORD:
-                    raise DataFormatError(f"{archive}:{member}: size {raw.size} is not whole records.")
+                    raise DataFormatError(
+                        f"{archive}:{member}: size {raw.size} is not whole records."
+                    )
                 records = raw.reshape(-1, _CIFAR_RECORD)
                 labels.append(records[:, 0].astype(np.int64))
                 images.append(records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     except KeyError as err:
-        raise DataFormatError(f"{archive}: member {err} is missing; not a CIFAR-10 binary archive.") from err
+        raise DataFormatError(
+            f"{archive}: member {err} is missing; not a CIFAR-10 binary archive."
+        ) from err
     except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         raise DataFormatError(f"{archive}: cannot read the archive ({err}).") from err
     return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)

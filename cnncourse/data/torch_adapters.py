@@ -15,7 +15,9 @@ from torch.utils.data import DataLoader, Dataset
 from cnncourse.data.imageset import ImageSet
 
 
-def to_tensors(data: ImageSet, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def to_tensors(
+    data: ImageSet, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Images as uint8 ``(N, C, H, W)`` and labels as int64 ``(N,)``, on ``device``."""
     images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(data.labels)

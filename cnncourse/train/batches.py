@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from cnncourse.data.imageset import ImageSet
@@ -52,7 +53,9 @@ class BatchAugment:
         self, images: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         if images.ndim != 4:
-            raise ValueError(f"BatchAugment expects a batch (B, C, H, W), got shape {tuple(images.shape)}.")
+            raise ValueError(
+                f"BatchAugment expects a batch (B, C, H, W), got shape {tuple(images.shape)}."
+            )
         b, _, h, w = images.shape
         if self.shift >= min(h, w):
             raise ValueError(f"shift={self.shift} is too large for {h}x{w} images.")
@@ -88,7 +91,8 @@ class TensorBatches:
     batch_size : int
         Images per batch; the last batch may be smaller.
     shuffle : bool
-        A new random order every epoch (every ``iter()``).
+        A new random order every epoch (every ``iter()``); a last batch of a single
+        image is then skipped, as BatchNorm cannot train on one image.
     augment : callable, optional
         Applied to each uint8 batch before scaling, e.g. :class:`BatchAugment`.
     channels_last : bool
@@ -129,7 +133,15 @@ class TensorBatches:
         return cls(images, labels, **kwargs)
 
     def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)  # ceil division
+        return len(self._starts())
+
+    def _starts(self) -> range:
+        n = len(self.labels)
+        if self.shuffle and n > 1 and n % self.batch_size == 1:
+            # a last training batch of ONE image would break BatchNorm ("expected more than
+            # 1 value per channel"); it is a different random image every epoch, so skip it
+            n -= 1
+        return range(0, n, self.batch_size)
 
     @property
     def num_samples(self) -> int:
@@ -141,7 +153,7 @@ class TensorBatches:
             order = torch.randperm(n, generator=self.generator).to(self.labels.device)
         else:
             order = None
-        for start in range(0, n, self.batch_size):
+        for start in self._starts():
             if order is None:
                 x = self.images[start : start + self.batch_size]  # (B, C, H, W), a view
                 y = self.labels[start : start + self.batch_size]
@@ -178,7 +190,9 @@ def check_tensors(images: torch.Tensor, labels: torch.Tensor) -> None:
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(f"labels must be integer class indices, got {labels.dtype}.")
     if images.device != labels.device:
-        raise ValueError(f"images are on {images.device} but labels on {labels.device}; move both.")
+        raise ValueError(
+            f"images are on {images.device} but labels on {labels.device}; move both."
+        )
 
 
 def as_batches(
@@ -198,7 +212,11 @@ def as_batches(
     as is; its batches are moved to ``device`` by the loop).
     """
     options = dict(
-        batch_size=batch_size, shuffle=shuffle, augment=augment, channels_last=channels_last, seed=seed
+        batch_size=batch_size,
+        shuffle=shuffle,
+        augment=augment,
+        channels_last=channels_last,
+        seed=seed,
     )
     if isinstance(data, ImageSet):
         return TensorBatches.from_imageset(data, device, **options)
@@ -207,9 +225,61 @@ def as_batches(
         check_tensors(images, labels)
         return TensorBatches(images.to(device), labels.to(device), **options)
     if isinstance(data, TensorBatches | DataLoader):
+        if augment is not None:
+            raise ValueError(
+                f"augment= applies to ImageSets and tensor pairs, not to a {type(data).__name__}: "
+                "put the augmentation in its own pipeline (a Dataset transform, or "
+                "TensorBatches(augment=...))."
+            )
         return data
     raise TypeError(
         f"cannot train or evaluate on a {type(data).__name__}; pass an ImageSet "
         "(cnncourse.data.load), a pair (uint8 images (N, C, H, W), labels (N,)) of tensors, "
         "or a torch DataLoader."
     )
+
+
+def check_model_fits(model: nn.Module, batches, what: str) -> int:
+    """Check, before any training, that ``model`` takes these images and has an output per label.
+
+    Runs one image through the model in eval mode (which also materialises lazy layers)
+    and returns the number of classes ``K`` of its ``(1, K)`` output.
+    """
+    if isinstance(batches, TensorBatches):
+        images, labels = batches.images[:1], batches.labels
+    else:  # a DataLoader: look at its first batch, and at all labels when they are known
+        images = next(iter(batches))[0][:1]
+        labels = getattr(getattr(batches, "dataset", None), "data", None)
+        labels = torch.as_tensor(labels.labels) if isinstance(labels, ImageSet) else None
+    param = next(model.parameters(), None)
+    images = images.to(param.device if param is not None else images.device)
+    images = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(images)  # (1, K)
+    except (RuntimeError, ValueError) as err:
+        first = next((m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)), None)
+        wants = (
+            f"; its first layer {first} expects {first.in_channels} input channels"
+            if isinstance(first, nn.Conv2d)
+            else ""
+        )
+        raise ValueError(
+            f"the model cannot process {what} images of shape {tuple(images.shape[1:])} "
+            f"(C, H, W){wants}. Check the channel count and image size. Error: {err}"
+        ) from err
+    finally:
+        model.train(was_training)
+    if out.ndim != 2:
+        raise ValueError(f"the model must return logits (B, K), got shape {tuple(out.shape)}.")
+    classes = out.shape[1]
+    if labels is not None and len(labels):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"{what} labels span [{low}, {high}] but the model has {classes} outputs "
+                f"(classes 0..{classes - 1}); build the model with num_classes={high + 1}."
+            )
+    return classes

@@ -22,7 +22,8 @@ class History(pd.DataFrame):
     """A :class:`pandas.DataFrame` with the columns ``epoch, loss, accuracy, val_loss,
     val_accuracy, lr, seconds`` (``val_*`` are NaN without validation data).
 
-    ``epoch`` counts from 1; ``lr`` is the learning rate at the end of the epoch;
+    ``epoch`` counts from 1; ``lr`` is the learning rate of the epoch's last step
+    (as Keras logs it);
     ``seconds`` is the wall-clock time of the epoch, validation included.
     """
 

@@ -34,24 +34,35 @@ def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
     return (n + 2 * padding - kernel) // stride + 1
 
 
+def _merge(pairs: list[tuple[int, str]]) -> dict[int, str]:
+    """Known mistakes as ``{value: hint}``; two mistakes giving the same value share both hints."""
+    hints: dict[int, list[str]] = {}
+    for value, hint in pairs:
+        hints.setdefault(value, []).append(hint)
+    return {value: " Or: ".join(found) for value, found in hints.items()}
+
+
 @exercise("conv-output-size", chapter=CHAPTER, points=1)
 def _output_size(answer) -> str | None:
     got = as_int(answer, "a width in pixels")
     expected = output_size(SIZE, KERNEL, STRIDE, PADDING)
-    return compare_int(
-        got,
-        expected,
-        known_mistakes={
-            output_size(SIZE, KERNEL, STRIDE, 0): "the padding adds p pixels on *each* side.",
-            output_size(SIZE, KERNEL, 1, PADDING): "the stride of 2 skips every second window.",
-            (SIZE + 2 * PADDING - KERNEL)
-            // STRIDE: "count the first window too: the rule ends in + 1.",
-            -(-(SIZE + 2 * PADDING - KERNEL) // STRIDE) + 1: (
-                "the rule rounds down: leftover pixels too few for a window are dropped."
+    mistakes = _merge(
+        [
+            (output_size(SIZE, KERNEL, STRIDE, 0), "the padding adds p pixels on *each* side."),
+            (output_size(SIZE, KERNEL, 1, PADDING), "the stride of 2 skips every second window."),
+            (
+                (SIZE + 2 * PADDING - KERNEL) // STRIDE,
+                "count the first window too: the rule ends in + 1.",
             ),
-            SIZE // STRIDE: "that is what padding='same' would give; this layer pads by 1 only.",
-        },
+            (
+                -(-(SIZE + 2 * PADDING - KERNEL) // STRIDE) + 1,
+                "the rule rounds down: leftover pixels too few for a window are dropped.",
+            ),
+            (SIZE // STRIDE, "that is what padding='same' would give; this layer pads by 1 only."),
+        ]
     )
+    mistakes.pop(expected, None)
+    return compare_int(got, expected, known_mistakes=mistakes)
 
 
 @exercise("conv-params-rgb", chapter=CHAPTER, points=1)

@@ -63,10 +63,10 @@ def _output_shape(answer) -> str | None:
         return None
     if got[:2] == (n, c) and got[2:] == (-(-h // POOL_K),) * 2:
         return "pooling rounds down: a window that does not fit is dropped."
-    if len(got) == 4 and got[1] != c:
-        return "pooling works on each channel separately: the channel count does not change."
     if got == (n, side, side, c):
         return "give the shape in PyTorch's layout (N, C, H, W)."
+    if len(got) == 4 and got[1] != c:
+        return "pooling works on each channel separately: the channel count does not change."
     return compare_shape(got, expected)
 
 

@@ -1,0 +1,188 @@
+"""Checks of the chapter "Evaluating a classifier" (``book/evaluation.md``).
+
+Expected values are computed from the problems the exercises pose (the counts and
+boxes below), not stored, so they follow the chapter if it changes.
+"""
+
+from __future__ import annotations
+
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    WrongType,
+    as_callable,
+    as_float,
+    compare_float,
+    describe,
+)
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "evaluation"
+
+# eval-precision-recall: a shirt detector flags 120 images, 90 of them shirts; 100 shirts in all.
+FLAGGED, FLAGGED_RIGHT, POSITIVES = 120, 90, 100
+# eval-majority-baseline: 950 sneakers and 50 sandals; the model always says "sneaker".
+MAJORITY, MINORITY = 950, 50
+# eval-box-iou: two boxes as (x1, y1, x2, y2) corners.
+BOX_A, BOX_B = (2, 2, 10, 8), (6, 4, 14, 12)
+
+
+def f1(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (0 when both are 0)."""
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _as_floats(answer, n: int, what: str) -> tuple[float, ...]:
+    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
+        raise WrongType(f"expected {what}, a tuple of {n} numbers, got {describe(answer)}.")
+    values = tuple(as_float(v, "each value") for v in answer)
+    if len(values) != n:
+        raise WrongType(f"expected {what}, a tuple of {n} numbers, got {len(values)} of them.")
+    return values
+
+
+@exercise("eval-precision-recall", chapter=CHAPTER, points=1)
+def _precision_recall(answer) -> str | None:
+    precision, recall, f1_score = _as_floats(answer, 3, "(precision, recall, f1)")
+    tp = FLAGGED_RIGHT
+    fp, fn = FLAGGED - tp, POSITIVES - tp
+    want_p, want_r = tp / (tp + fp), tp / (tp + fn)
+    if (
+        abs(precision - want_r) < 1e-6
+        and abs(recall - want_p) < 1e-6
+        and abs(want_p - want_r) > 1e-6
+    ):
+        return (
+            "precision and recall are swapped: precision asks how many of the flagged "
+            "images are shirts, recall how many of the shirts were flagged."
+        )
+    hint = compare_float(
+        precision,
+        want_p,
+        rtol=1e-3,
+        known_mistakes=[(tp / 1000, "precision divides by the flagged images, not by all.")],
+    )
+    if hint is not None:
+        return f"precision: {hint}"
+    hint = compare_float(recall, want_r, rtol=1e-3)
+    if hint is not None:
+        return f"recall: {hint} Which images could the detector have found?"
+    return compare_float(
+        f1_score,
+        f1(want_p, want_r),
+        rtol=1e-3,
+        known_mistakes=[
+            (
+                (want_p + want_r) / 2,
+                "F1 is the harmonic mean of precision and recall, not the arithmetic one.",
+            )
+        ],
+    )
+
+
+@exercise("eval-majority-baseline", chapter=CHAPTER, points=1)
+def _majority_baseline(answer) -> str | None:
+    accuracy, macro_f1 = _as_floats(answer, 2, "(accuracy, macro_f1)")
+    total = MAJORITY + MINORITY
+    hint = compare_float(accuracy, MAJORITY / total, rtol=1e-3)
+    if hint is not None:
+        return f"accuracy: {hint} Count the images it gets right."
+    f1_majority = f1(MAJORITY / total, 1.0)  # precision: all predictions; recall: all found
+    expected = (f1_majority + 0.0) / 2  # the minority class is never predicted: F1 = 0
+    return compare_float(
+        macro_f1,
+        expected,
+        rtol=1e-3,
+        known_mistakes=[
+            (
+                f1_majority * MAJORITY / total,
+                "that is the weighted average; macro gives each class the same weight.",
+            ),
+            (f1_majority, "that is the F1 of the sneakers alone; average over both classes."),
+            (0.5, "0.5 is the macro recall; compute each class's F1 first."),
+        ],
+    )
+
+
+@exercise("eval-box-iou", chapter=CHAPTER, points=1)
+def _box_iou(answer) -> str | None:
+    got = as_float(answer, "an IoU")
+    ax1, ay1, ax2, ay2 = BOX_A
+    bx1, by1, bx2, by2 = BOX_B
+    width = max(0, min(ax2, bx2) - max(ax1, bx1))
+    height = max(0, min(ay2, by2) - max(ay1, by1))
+    inter = width * height
+    area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
+    return compare_float(
+        got,
+        inter / (area_a + area_b - inter),
+        rtol=1e-3,
+        known_mistakes=[
+            (inter / (area_a + area_b), "the union counts the overlap once: subtract it."),
+            (inter / min(area_a, area_b), "divide by the union, not by the smaller box."),
+            (inter / max(area_a, area_b), "divide by the union, not by the larger box."),
+        ],
+    )
+
+
+def _confusion_cases():
+    """Label pairs of several sizes, one with a class that is never predicted."""
+    import numpy as np
+
+    rng = np.random.default_rng(10)
+    cases = []
+    for k, n in ((2, 40), (3, 60), (5, 200)):
+        y_true = rng.integers(0, k, n)
+        y_pred = np.where(rng.random(n) < 0.6, y_true, rng.integers(0, k, n))
+        cases.append((k, y_true, y_pred))
+    y_true = rng.integers(0, 4, 80)
+    y_pred = np.where(y_true == 3, 0, y_true)  # class 3 is never predicted
+    cases.append((4, y_true, y_pred))
+    return cases
+
+
+@exercise("eval-from-confusion", chapter=CHAPTER, points=2)
+def _from_confusion(answer) -> str | None:
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    func = as_callable(answer, "the function precision_recall")
+    outputs = []
+    for k, y_true, y_pred in _confusion_cases():
+        cm = confusion_matrix(y_true, y_pred, labels=np.arange(k))
+        try:
+            got = func(cm.copy())
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"on a {k}x{k} matrix your function raised {type(err).__name__}: {err}"
+        p, r, _, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=np.arange(k), zero_division=0
+        )
+        outputs.append((k, got, p, r))
+    if all(got is None or got is Ellipsis for _, got, _, _ in outputs):
+        raise NotAttempted("the function returns None: return (precision, recall).")
+    for k, got, p, r in outputs:
+        try:
+            precision, recall = (np.asarray(v, dtype=float) for v in got)
+        except (TypeError, ValueError):
+            return (
+                f"on a {k}x{k} matrix it returned {describe(got)}; return two arrays, "
+                "(precision, recall), each of shape (K,)."
+            )
+        if precision.shape != (k,) or recall.shape != (k,):
+            return f"on a {k}x{k} matrix the arrays have shapes {precision.shape} and {recall.shape}; both should be ({k},)."
+        if np.isnan(precision).any() or np.isnan(recall).any():
+            return (
+                "some values are NaN: a class that is never predicted has no column total. "
+                "Give it precision 0, as scikit-learn does with zero_division=0."
+            )
+        if np.allclose(precision, r) and np.allclose(recall, p) and not np.allclose(p, r):
+            return (
+                "precision and recall are swapped. Rows are the true classes, columns the "
+                "predicted ones: which total does each metric divide by?"
+            )
+        if not np.allclose(precision, p, atol=1e-9):
+            return f"on a {k}x{k} matrix the precision is wrong (the recall is {'right' if np.allclose(recall, r) else 'wrong too'})."
+        if not np.allclose(recall, r, atol=1e-9):
+            return f"on a {k}x{k} matrix the precision is right but the recall is wrong."
+    return None

@@ -1,0 +1,191 @@
+"""Checks of the chapter "A CNN in PyTorch" (``book/pytorch_cnn.md``).
+
+Expected values are computed from the problem each exercise poses (layer sizes, the
+logits given); the function answer is run on a small model built here.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    WrongType,
+    as_callable,
+    as_float,
+    as_int,
+    as_shape,
+    compare_float,
+    compare_int,
+    compare_shape,
+    describe,
+)
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "pytorch_cnn"
+
+# torch-conv-shape: Conv2d(1, 8, 3, padding=1) -> ReLU -> MaxPool2d(2) on (32, 1, 28, 28)
+BATCH, IN_CHANNELS, SIZE = 32, 1, 28
+OUT_CHANNELS, KERNEL, PADDING, POOL = 8, 3, 1, 2
+
+# torch-steps-per-epoch
+IMAGES, BATCH_SIZE = 54_000, 128
+
+# torch-cross-entropy
+LOGITS, TRUE_CLASS = (2.0, 0.5, -1.0), 0
+
+
+def _conv_size(n: int, kernel: int, padding: int, stride: int = 1) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+@exercise("torch-conv-shape", chapter=CHAPTER, points=1)
+def _conv_shape(answer) -> str | None:
+    got = as_shape(answer, "a shape")
+    conv = _conv_size(SIZE, KERNEL, PADDING)
+    pooled = conv // POOL
+    expected = (BATCH, OUT_CHANNELS, pooled, pooled)
+    mistakes = {
+        (BATCH, OUT_CHANNELS, conv, conv): "the max pooling halves the height and the width.",
+        (
+            BATCH,
+            pooled,
+            pooled,
+            OUT_CHANNELS,
+        ): "PyTorch puts the channels before height and width: (N, C, H, W).",
+        (
+            OUT_CHANNELS,
+            pooled,
+            pooled,
+        ): "keep the batch axis in front: 32 images go in, 32 come out.",
+    }
+    unpadded = _conv_size(SIZE, KERNEL, 0) // POOL
+    mistakes[(BATCH, OUT_CHANNELS, unpadded, unpadded)] = (
+        "look at the padding: padding=1 keeps a 3x3 convolution's output at 28 x 28."
+    )
+    if got in mistakes:
+        return mistakes[got]
+    return compare_shape(got, expected)
+
+
+@exercise("torch-steps-per-epoch", chapter=CHAPTER, points=1)
+def _steps(answer) -> str | None:
+    got = as_int(answer, "a number of steps")
+    expected = math.ceil(IMAGES / BATCH_SIZE)
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            IMAGES // BATCH_SIZE: "the last batch is smaller than 128, but it is a step too.",
+            IMAGES: "the optimizer steps once per batch, not once per image.",
+        },
+    )
+
+
+def cross_entropy(logits, target: int) -> float:
+    """``-log softmax(logits)[target]``, computed stably (subtract the largest logit)."""
+    top = max(logits)
+    log_sum = top + math.log(sum(math.exp(z - top) for z in logits))
+    return log_sum - logits[target]
+
+
+@exercise("torch-cross-entropy", chapter=CHAPTER, points=1)
+def _cross_entropy(answer) -> str | None:
+    got = as_float(answer, "the loss")
+    expected = cross_entropy(LOGITS, TRUE_CLASS)
+    exps = [math.exp(z) for z in LOGITS]
+    probabilities = [e / sum(exps) for e in exps]
+    return compare_float(
+        got,
+        expected,
+        rtol=1e-4,
+        atol=1e-6,
+        known_mistakes=(
+            (-expected, "a loss is never negative: mind the sign of the log."),
+            (
+                cross_entropy(probabilities, TRUE_CLASS),
+                "that is a softmax applied twice: CrossEntropyLoss takes the logits themselves.",
+            ),
+            (expected / math.log(10), "use the natural logarithm, not log base 10."),
+            (
+                1 - probabilities[TRUE_CLASS],
+                "the loss is minus the log of the probability, not 1 - p.",
+            ),
+            (
+                probabilities[TRUE_CLASS],
+                "that is the probability of the true class; the loss is -log of it.",
+            ),
+        ),
+    )
+
+
+def _evaluation_problem():
+    """A model with BatchNorm and Dropout in training mode, images, and labels on which
+    the right evaluation scores exactly 0.5 and a training-mode one does not."""
+    import torch
+    from torch import nn
+
+    generator = torch.Generator().manual_seed(0)
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(12, 16),
+        nn.BatchNorm1d(16),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(16, 3),
+    )
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator))
+        bn = model[2]
+        bn.running_mean.fill_(3.0)  # far from any batch's own mean: the modes disagree
+        bn.running_var.fill_(0.25)
+    images = torch.randn(40, 1, 3, 4, generator=generator)  # (N, C, H, W)
+    model.eval()
+    with torch.no_grad():
+        right = model(images).argmax(dim=1)  # (N,)
+    labels = right.clone()
+    labels[1::2] = (right[1::2] + 1) % 3  # every second label wrong: accuracy exactly 0.5
+    model.train()  # as a model is after training
+    return model, images, labels
+
+
+@exercise("torch-evaluate", chapter=CHAPTER, points=1)
+def _evaluate(answer) -> str | None:
+    import torch
+
+    func = as_callable(answer, "a function accuracy_of(model, images, labels)")
+    model, images, labels = _evaluation_problem()
+    seen = {"grad": [], "training": []}
+
+    def spy(module, inputs, output):
+        seen["grad"].append(torch.is_grad_enabled())
+        seen["training"].append(module.training)
+
+    model[2].register_forward_hook(spy)
+    torch.manual_seed(0)
+    try:
+        result = func(model, images, labels)
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    if result is None:
+        raise NotAttempted("accuracy_of returns None: write its body and return the accuracy.")
+    if isinstance(result, torch.Tensor) and result.requires_grad:
+        return "the result still carries a gradient graph: compute it inside torch.no_grad()."
+    if not seen["training"]:
+        return "accuracy_of never ran the model on the images."
+    if any(seen["training"]):
+        return "the model ran in training mode: Dropout and BatchNorm behave differently there."
+    if any(seen["grad"]):
+        return "the forward pass recorded a graph for backward: evaluate inside torch.no_grad()."
+    if isinstance(result, torch.Tensor) and result.numel() != 1:
+        return f"return one number, the accuracy; got a tensor of shape {tuple(result.shape)}."
+    try:
+        value = as_float(result, "the accuracy")
+    except WrongType:
+        return f"return the accuracy as a Python float, got {describe(result)}."
+    if not isinstance(result, float):
+        return f"return a Python float (use .item()), got {describe(result)}."
+    if math.isclose(value, 50.0):
+        return "that is a percentage: return the fraction, between 0 and 1."
+    return compare_float(value, 0.5, rtol=0, atol=1e-6)

@@ -1,0 +1,119 @@
+"""Checks of the chapter "Transfer learning" (``book/transfer_learning.md``).
+
+Expected values are computed from the problems the exercises pose (the model the
+chapter transfers, built here with :mod:`cnncourse.models`), not stored, so they
+follow the chapter if it changes.
+"""
+
+from __future__ import annotations
+
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    as_bool,
+    as_callable,
+    as_int,
+    compare_int,
+    describe,
+)
+from cnncourse.exercises.registry import exercise
+
+CHAPTER = "transfer_learning"
+
+# The chapter's model and tasks: the reference CNN, five classes before and after.
+ARCH, NEW_CLASSES, OLD_CLASSES = "reference", 5, 5
+# transfer-param-groups: the learning rates the exercise asks for.
+BASE_LR, HEAD_LR = 1e-4, 1e-3
+
+
+def head_sizes() -> tuple[int, int]:
+    """``(features, head parameters)`` of the chapter's model with a new 5-class head."""
+    from cnncourse.models import build_model
+    from cnncourse.transfer import split_model
+
+    features = split_model(build_model(ARCH, num_classes=OLD_CLASSES)).num_features
+    return features, features * NEW_CLASSES + NEW_CLASSES
+
+
+@exercise("transfer-head-params", chapter=CHAPTER, points=1)
+def _head_params(answer) -> str | None:
+    got = as_int(answer, "a number of parameters")
+    features, expected = head_sizes()
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            features * NEW_CLASSES: "that counts the weights only: each output also has a bias.",
+            features * 10 + 10: "the new task has five classes, not ten.",
+            features: "each of the five outputs has its own weight for every feature.",
+        },
+    )
+
+
+@exercise("transfer-batchnorm-frozen", chapter=CHAPTER, points=1)
+def _batchnorm_frozen(answer) -> str | None:
+    if as_bool(answer) is not False:
+        return (
+            "requires_grad only concerns parameters, which the optimiser updates. Where "
+            "do a BatchNorm layer's running mean and variance live, and when are they "
+            "updated?"
+        )
+    return None
+
+
+def _probe_model():
+    """A small pretrained-shaped BaseAndHead (a VGG base, 5 new classes), base unfrozen."""
+    import torch
+
+    from cnncourse.models import build_model
+    from cnncourse.transfer import with_new_head
+
+    torch.manual_seed(0)
+    pretrained = build_model("vgg", num_classes=OLD_CLASSES, widths=(8, 16), dropout=0.0)
+    return with_new_head(pretrained, NEW_CLASSES, dropout=0.2, freeze_base=False)
+
+
+@exercise("transfer-param-groups", chapter=CHAPTER, points=2)
+def _param_groups(answer) -> str | None:
+    import torch
+
+    func = as_callable(answer, "the function param_groups")
+    model = _probe_model()
+    try:
+        groups = func(model, BASE_LR, HEAD_LR)
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    except Exception as err:
+        return f"param_groups(model, {BASE_LR}, {HEAD_LR}) raised {type(err).__name__}: {err}"
+    if groups is None or groups is Ellipsis:
+        raise NotAttempted("the function returns None: return a list of parameter groups.")
+    if isinstance(groups, (tuple, map)) or hasattr(groups, "__next__"):
+        groups = list(groups)  # a tuple or a generator of dicts is fine too
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        return (
+            f"it returned {describe(groups)}; return a list of dicts such as "
+            '{"params": [...], "lr": ...}, one dict a group.'
+        )
+    try:
+        optimizer = torch.optim.Adam(groups, lr=1.0)  # lr=1.0 shows groups without their own lr
+    except (TypeError, ValueError) as err:
+        return f"torch.optim.Adam refused the groups: {err}"
+    rate = {}
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            rate[id(parameter)] = group["lr"]
+    base = list(model.base.parameters())
+    head = list(model.head.parameters())
+    if any(id(p) not in rate for p in base + head):
+        missing = "base" if any(id(p) not in rate for p in base) else "head"
+        return f"some parameters of the {missing} are in no group, so they would not train."
+    if any(rate[id(p)] == 1.0 for p in base + head):
+        return 'give every group its own "lr".'
+    if all(rate[id(p)] == HEAD_LR for p in base) and all(rate[id(p)] == BASE_LR for p in head):
+        return (
+            "the rates are swapped: the pretrained base should move more slowly than the new head."
+        )
+    if not all(rate[id(p)] == BASE_LR for p in base):
+        return f"every parameter of model.base should have lr {BASE_LR}."
+    if not all(rate[id(p)] == HEAD_LR for p in head):
+        return f"every parameter of model.head should have lr {HEAD_LR}."
+    return None

@@ -1,0 +1,407 @@
+"""The PyTorch training loop: ``train_one_epoch``, ``evaluate``, ``predict`` and ``fit``.
+
+``train_one_epoch`` is the loop chapter 7 writes out by hand (move to device,
+zero_grad, forward, loss on the logits, backward, step); ``fit`` wraps it with what
+every real run needs once: device and input format, validation, learning-rate
+schedules, early stopping, checkpoints, mixed precision and a progress bar.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
+from cnncourse.train.history import History
+
+SCHEDULERS = ("onecycle", "cosine", "plateau")
+
+
+def train_one_epoch(
+    model: nn.Module,
+    batches,
+    optimizer: torch.optim.Optimizer,
+    loss_fn,
+    device,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    clip_grad_norm: float | None = None,
+    scheduler=None,
+    progress=None,
+) -> dict[str, float]:
+    """One pass over ``batches``; returns the mean ``loss`` and ``accuracy`` over all samples
+    and ``lr``, the learning rate of the last step (what Keras logs as ``learning_rate``).
+
+    ``batches`` yields ``(images (B, C, H, W), labels (B,))``. A ``scaler`` turns on
+    float16 autocast (CUDA); ``scheduler`` (optional) is stepped after every batch,
+    as one-cycle and cosine schedules expect; ``progress`` is an optional tqdm bar.
+    """
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for images, labels in batches:
+        images = images.to(device, non_blocking=True)  # (B, C, H, W)
+        labels = labels.to(device, non_blocking=True)  # (B,)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=scaler is not None):
+            logits = model(images)  # (B, K): raw scores; the loss applies log-softmax itself
+            loss = loss_fn(logits, labels)
+        lr = optimizer.param_groups[0]["lr"]  # the rate this step uses, before a schedule moves it
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            if clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        # sums stay on the device: no GPU -> CPU sync on every batch
+        total_loss += loss.detach() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum()
+        seen += len(labels)
+        if progress is not None:
+            progress.update(1)
+    if seen == 0:
+        raise ValueError("the training data yielded no batches; is it empty?")
+    return {"loss": total_loss.item() / seen, "accuracy": correct.item() / seen, "lr": lr}
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _uses_channels_last(model: nn.Module) -> bool:
+    return any(
+        isinstance(m, nn.Conv2d)
+        and m.weight.is_contiguous(memory_format=torch.channels_last)
+        and not m.weight.is_contiguous()
+        for m in model.modules()
+    )
+
+
+def _outputs(model: nn.Module, data, batch_size: int, device):
+    """Yield ``(logits (B, K), labels (B,))`` in eval mode without autograd.
+
+    ``device=None`` runs where the model's weights are; a device moves the model there.
+    """
+    if device is None:
+        device = _model_device(model)
+    else:
+        device = torch.device(device)
+        model.to(device)
+    if isinstance(data, torch.Tensor):  # bare images: dummy labels, ignored by predict
+        data = (data, torch.zeros(len(data), dtype=torch.long, device=data.device))
+    batches = as_batches(
+        data, batch_size=batch_size, device=device, channels_last=_uses_channels_last(model)
+    )
+    was_training = model.training
+    model.eval()  # BatchNorm uses running statistics, Dropout is off
+    try:
+        with torch.inference_mode():
+            for images, labels in batches:
+                yield model(images.to(device)), labels.to(device)
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, data, *, batch_size: int = 1024, device=None, loss_fn=None) -> dict:
+    """Mean ``loss`` and ``accuracy`` of ``model`` on ``data`` (ImageSet, tensor pair or DataLoader)."""
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+    total_loss, correct, seen = 0.0, 0, 0
+    for logits, labels in _outputs(model, data, batch_size, device):
+        total_loss += loss_fn(logits.float(), labels).item() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+    if seen == 0:
+        raise ValueError("evaluate got no samples; is the data empty?")
+    return {"loss": total_loss / seen, "accuracy": correct / seen}
+
+
+def predict(
+    model: nn.Module, data, *, batch_size: int = 1024, device=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted labels ``(N,)`` and softmax probabilities ``(N, K)`` as NumPy arrays.
+
+    ``data`` may also be a bare image tensor ``(N, C, H, W)``; its labels are not needed.
+    """
+    probs = [
+        torch.softmax(logits.float(), dim=1).cpu()  # (B, K)
+        for logits, _ in _outputs(model, data, batch_size, device)
+    ]
+    probabilities = torch.cat(probs).numpy()
+    return probabilities.argmax(axis=1), probabilities
+
+
+def save_checkpoint(path, model, optimizer, *, epoch: int, config: dict, metrics: dict) -> Path:
+    """Write model + optimizer state, epoch, config and metrics; atomic (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": int(epoch),
+        "config": config,
+        "metrics": {k: float(v) for k, v in metrics.items()},
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a crash mid-save never leaves a half-written checkpoint
+    return path
+
+
+def load_checkpoint(
+    path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> dict:
+    """Restore a checkpoint written by ``fit``; returns ``{"epoch", "config", "metrics"}``.
+
+    Loads with ``weights_only=True``: tensors and plain containers only, so a file
+    that carries pickled Python objects (which could run code) is refused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; fit(..., checkpoint=path) writes one.")
+    try:
+        state = torch.load(path, map_location=_model_device(model), weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"refused to load {path}: it holds Python objects beyond tensors and plain "
+            "containers, which could execute code. Only load checkpoints written by "
+            f"cnncourse.train.fit (or torch.save of a state_dict). Details: {err}"
+        ) from err
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{path} is not a cnncourse checkpoint (expected a dict with 'model').")
+    model.load_state_dict(state["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    return {k: state.get(k) for k in ("epoch", "config", "metrics")}
+
+
+def _show_progress(progress: bool) -> bool:
+    from cnncourse.runtime import is_quick
+
+    if not progress or is_quick():
+        return False
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
+def _make_scheduler(scheduler, optimizer, lr: float, epochs: int, steps: int):
+    """Return ``(scheduler, per_batch)`` for a name, a torch scheduler or ``None``."""
+    sched = torch.optim.lr_scheduler
+    if scheduler is None:
+        return None, False
+    if scheduler == "onecycle":
+        return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps), True
+    if scheduler == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=epochs * steps), True
+    if scheduler == "plateau":
+        return sched.ReduceLROnPlateau(optimizer, factor=0.5, patience=1), False
+    if not isinstance(scheduler, sched.LRScheduler | sched.ReduceLROnPlateau):
+        raise TypeError(
+            f"scheduler must be one of {SCHEDULERS}, a torch.optim.lr_scheduler object or None; "
+            f"got {type(scheduler).__name__}."
+        )
+    if scheduler.optimizer is not optimizer:
+        raise ValueError(
+            "the scheduler was built on another optimizer than the one fit uses: pass that "
+            "optimizer too, fit(..., optimizer=opt, scheduler=StepLR(opt, ...))."
+        )
+    per_batch = isinstance(scheduler, sched.OneCycleLR | sched.CyclicLR)
+    return scheduler, per_batch
+
+
+def _check_fit_args(
+    epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val
+) -> None:
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    if not isinstance(lr, int | float) or lr <= 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}; 1e-3 suits Adam.")
+    if early_stopping is not None:
+        if (
+            not isinstance(early_stopping, int)
+            or isinstance(early_stopping, bool)
+            or early_stopping < 1
+        ):
+            raise ValueError(
+                f"early_stopping is a patience in epochs (int >= 1), got {early_stopping!r}."
+            )
+        if val is None:
+            raise ValueError("early_stopping watches val_loss: pass val= (e.g. train.split(0.1)).")
+    if clip_grad_norm is not None and clip_grad_norm <= 0:
+        raise ValueError(f"clip_grad_norm must be positive, got {clip_grad_norm!r}.")
+    if isinstance(scheduler, str) and scheduler not in SCHEDULERS:
+        raise ValueError(
+            f"unknown scheduler {scheduler!r}; choose one of {SCHEDULERS}, a torch scheduler or None."
+        )
+
+
+def fit(
+    model: nn.Module,
+    train,
+    val=None,
+    *,
+    epochs: int = 1,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    loss_fn=None,
+    scheduler=None,
+    augment: BatchAugment | None = None,
+    device=None,
+    early_stopping: int | None = None,
+    checkpoint=None,
+    clip_grad_norm: float | None = None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    progress: bool = True,
+    seed: int | None = None,
+) -> History:
+    """Train ``model`` and return its :class:`History` (one row per epoch).
+
+    Parameters
+    ----------
+    train, val : ImageSet, (images, labels) tensors or DataLoader
+        Images uint8 ``(N, C, H, W)`` (or an ImageSet's ``(N, H, W, C)``). ImageSets and
+        tensors take the fast path (:class:`TensorBatches`); a DataLoader is used as is.
+    lr : float
+        Learning rate of the default optimizer; the peak of the named schedules.
+    optimizer : torch optimizer, optional
+        Default ``Adam(model.parameters(), lr)``.
+    scheduler : "onecycle", "cosine", "plateau", a torch scheduler or None
+        Named schedules peak at / start from ``lr``; one-cycle and cosine step per batch,
+        "plateau" halves ``lr`` when ``val_loss`` stalls for an epoch.
+    augment : BatchAugment, optional
+        Per-sample augmentation of each training batch.
+    early_stopping : int, optional
+        Stop when ``val_loss`` has not improved for this many epochs, then restore the
+        best weights (as Keras' ``EarlyStopping(restore_best_weights=True)``).
+    checkpoint : path, optional
+        Save the best model, optimizer, epoch and config there (by ``val_loss``, or by
+        ``loss`` without ``val``). Read it back with :func:`load_checkpoint`.
+    amp, channels_last : bool, optional
+        ``None`` chooses: float16 autocast only on CUDA; channels-last memory format for
+        convolutional models on CPU and CUDA (it moves the model's weights in place).
+    progress : bool
+        A tqdm bar per epoch, shown in terminals and notebooks, hidden in quick mode.
+    seed : int, optional
+        Seeds PyTorch, NumPy and the shuffle order, for repeatable runs.
+    """
+    _check_fit_args(epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val)
+    from cnncourse.runtime import device as pick_device
+    from cnncourse.runtime import seed_everything
+
+    if seed is not None:
+        seed_everything(seed)
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    if amp is None:
+        amp = device.type == "cuda"
+    elif amp and device.type != "cuda":
+        raise ValueError(
+            f"amp=True needs a CUDA device (float16 autocast); this run is on {device}."
+        )
+    if channels_last is None:
+        has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+        channels_last = has_conv and device.type in {"cpu", "cuda"}
+    model.to(device)
+    train_batches = as_batches(
+        train,
+        batch_size=batch_size,
+        device=device,
+        shuffle=True,
+        augment=augment,
+        channels_last=channels_last,
+        seed=seed,
+    )
+    check_model_fits(model, train_batches, "training")
+    val_batches = None
+    if val is not None:
+        val_batches = as_batches(val, batch_size=1024, device=device, channels_last=channels_last)
+        check_model_fits(model, val_batches, "validation")
+    if channels_last:  # after the probe, which also materialises lazy layers
+        model.to(memory_format=torch.channels_last)
+    optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+    scheduler, per_batch = _make_scheduler(scheduler, optimizer, lr, epochs, len(train_batches))
+    scaler = torch.amp.GradScaler(device.type) if amp else None
+    config = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": float(lr),
+        "seed": seed,
+        "optimizer": type(optimizer).__name__,
+        "scheduler": None if scheduler is None else type(scheduler).__name__,
+        "augment": repr(augment),
+        "amp": bool(amp),
+        "device": str(device),
+    }
+    show = _show_progress(progress)
+    rows, best, best_state, waited = [], float("inf"), None, 0
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        bar = _progress_bar(len(train_batches), f"epoch {epoch}/{epochs}") if show else None
+        row = {"epoch": epoch}
+        row.update(
+            train_one_epoch(
+                model,
+                train_batches,
+                optimizer,
+                loss_fn,
+                device,
+                scaler=scaler,
+                clip_grad_norm=clip_grad_norm,
+                scheduler=scheduler if per_batch else None,
+                progress=bar,
+            )
+        )
+        if val_batches is not None:
+            scores = evaluate(model, val_batches, device=device, loss_fn=loss_fn)
+            row.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+        watched = row.get("val_loss", row["loss"])
+        if scheduler is not None and not per_batch:
+            is_plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            scheduler.step(watched) if is_plateau else scheduler.step()
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in {"epoch", "lr"}})
+            bar.close()
+        if watched < best:
+            best, waited = watched, 0
+            if early_stopping is not None:
+                best_state = copy.deepcopy(model.state_dict())
+            if checkpoint is not None:
+                save_checkpoint(
+                    checkpoint, model, optimizer, epoch=epoch, config=config, metrics=row
+                )
+        else:
+            waited += 1
+            if early_stopping is not None and waited >= early_stopping:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)  # keep the best epoch, not the last
+    history = History.from_rows(rows)
+    history.attrs.update(stopped_early=len(rows) < epochs, config=config)
+    return history
+
+
+def _progress_bar(total: int, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, leave=True, dynamic_ncols=True)

@@ -1,0 +1,192 @@
+"""The exercise checks of the chapter "Data pipelines": solutions pass, mistakes get hints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from cnncourse.exercises import check, get_exercise
+
+
+def verdict(exercise_id, answer):
+    return check(exercise_id, answer)
+
+
+def test_all_four_are_registered_for_the_chapter():
+    for exercise_id in ("data-float-bytes", "data-safe-digits", "data-flip-each", "data-dataset"):
+        assert get_exercise(exercise_id).chapter == "data_pipelines"
+
+
+@pytest.mark.parametrize(
+    "exercise_id", ["data-float-bytes", "data-safe-digits", "data-flip-each", "data-dataset"]
+)
+def test_none_is_not_attempted(exercise_id):
+    assert verdict(exercise_id, None).status == "not attempted"
+
+
+# ---- data-float-bytes ------------------------------------------------------------------
+
+
+def test_float_bytes_solution_passes_and_agrees_with_numpy():
+    expected = np.zeros((50, 32, 32, 3), dtype=np.float32).nbytes * 1000
+    assert verdict("data-float-bytes", expected).passed
+    assert verdict("data-float-bytes", 50_000 * 32 * 32 * 3 * 4).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (50_000 * 32 * 32 * 3, "uint8"),
+        (50_000 * 32 * 32 * 4, "colour"),
+        (50_000 * 32 * 32 * 3 * 4 * 8, "bits"),
+        (12, "too small"),
+    ],
+)
+def test_float_bytes_mistakes_get_specific_hints(wrong, words):
+    result = verdict("data-float-bytes", wrong)
+    assert result.status == "fail" and words in result.message
+    assert "614400000" not in result.message.replace(",", "")  # never the answer
+
+
+def test_float_bytes_wrong_type():
+    result = verdict("data-float-bytes", "614400000")
+    assert result.status == "fail" and "wrong type" in result.message
+
+
+# ---- data-safe-digits --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [{"c", "e", "f"}, ["f", "e", "c"], "c, e, f", {"C", "E", "F"}])
+def test_safe_digits_solution_passes_in_any_spelling(answer):
+    assert verdict("data-safe-digits", answer).passed
+
+
+def test_safe_digits_unsafe_choice_is_explained():
+    result = verdict("data-safe-digits", {"c", "d", "e", "f"})
+    assert result.status == "fail" and "(d)" in result.message and "6" in result.message
+
+
+def test_safe_digits_missing_choice_is_counted():
+    result = verdict("data-safe-digits", {"c", "e"})
+    assert result.status == "fail" and "1 more option" in result.message
+
+
+def test_safe_digits_rejects_unknown_letters():
+    result = verdict("data-safe-digits", {"c", "z"})
+    assert result.status == "fail" and "wrong type" in result.message
+
+
+# ---- data-flip-each ----------------------------------------------------------------------
+
+
+def solution_flip_each(batch):
+    coins = torch.rand(len(batch)) < 0.5
+    return torch.where(coins[:, None, None, None], batch.flip(-1), batch)
+
+
+def test_flip_each_solution_passes():
+    torch.manual_seed(0)
+    assert verdict("data-flip-each", solution_flip_each).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda b: v2.RandomHorizontalFlip(p=1.0)(b), "one coin per image"),
+        (lambda b: b.clone(), "one coin per image"),
+        (
+            lambda b: torch.where((torch.rand(len(b)) < 0.5)[:, None, None, None], b.flip(-2), b),
+            "upside down",
+        ),
+        (lambda b: b.float(), "dtype"),
+        (lambda b: b[:, 0], "shape"),
+        (
+            lambda b: torch.where((torch.arange(len(b)) < 3)[:, None, None, None], b.flip(-1), b),
+            "probability",
+        ),
+        (lambda b: b.numpy(), "torch.Tensor"),
+    ],
+)
+def test_flip_each_mistakes_get_hints(wrong, words):
+    result = verdict("data-flip-each", wrong)
+    assert result.status == "fail" and words in result.message, result.message
+
+
+def test_flip_each_stub_is_not_attempted():
+    def stub(batch):
+        return None
+
+    assert verdict("data-flip-each", stub).status == "not attempted"
+
+
+# ---- data-dataset ------------------------------------------------------------------------
+
+
+class Solution(Dataset):
+    def __init__(self, images):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        pixels = torch.from_numpy(self.images.images[index]).permute(2, 0, 1)
+        return pixels.float() / 255, int(self.images.labels[index])
+
+
+class ChannelsLast(Solution):
+    def __getitem__(self, index):
+        return torch.from_numpy(self.images.images[index]).float() / 255, int(
+            self.images.labels[index]
+        )
+
+
+class Unscaled(Solution):
+    def __getitem__(self, index):
+        image, label = super().__getitem__(index)
+        return image * 255, label
+
+
+class TensorLabel(Solution):
+    def __getitem__(self, index):
+        image, label = super().__getitem__(index)
+        return image, torch.tensor(label)
+
+
+class Stub(Dataset):
+    def __init__(self, images):
+        pass
+
+    def __len__(self):
+        return 0
+
+    def __getitem__(self, index):
+        return None
+
+
+def test_dataset_solution_passes():
+    assert verdict("data-dataset", Solution).passed
+
+
+def test_dataset_package_class_passes():
+    from cnncourse.data import ImageSetDataset
+
+    assert verdict("data-dataset", ImageSetDataset).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [(ChannelsLast, "channels first"), (Unscaled, "[0, 1]"), (TensorLabel, "Python int")],
+)
+def test_dataset_mistakes_get_hints(wrong, words):
+    result = verdict("data-dataset", wrong)
+    assert result.status == "fail" and words in result.message, result.message
+
+
+def test_dataset_stub_and_instances():
+    assert verdict("data-dataset", Stub).status == "not attempted"
+    result = verdict("data-dataset", Solution(None))
+    assert result.status == "fail" and "the class itself" in result.message

@@ -1,0 +1,91 @@
+"""Checks of the chapter "Evaluating a classifier": solutions pass, mistakes get hints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from cnncourse.exercises import check
+from cnncourse.exercises.checks import evaluation as ev
+from cnncourse.metrics import box_iou
+
+
+@pytest.fixture(autouse=True)
+def no_grading_log(monkeypatch):
+    monkeypatch.delenv("CNNCOURSE_GRADING_LOG", raising=False)
+
+
+def test_precision_recall_oracle_passes_and_mistakes_get_hints():
+    # oracle: scikit-learn on label vectors that realise the problem's counts
+    tp, fp, fn = ev.FLAGGED_RIGHT, ev.FLAGGED - ev.FLAGGED_RIGHT, ev.POSITIVES - ev.FLAGGED_RIGHT
+    tn = 1000 - tp - fp - fn
+    y_true = np.array([1] * tp + [0] * fp + [1] * fn + [0] * tn)
+    y_pred = np.array([1] * tp + [1] * fp + [0] * fn + [0] * tn)
+    oracle = skm.precision_recall_fscore_support(y_true, y_pred, average="binary")[:3]
+    assert check("eval-precision-recall", oracle).passed
+    assert check("eval-precision-recall", list(np.float32(oracle))).passed
+    p, r, f = oracle
+    assert "swapped" in check("eval-precision-recall", (r, p, f)).message
+    assert "harmonic" in check("eval-precision-recall", (p, r, (p + r) / 2)).message
+    assert "flagged" in check("eval-precision-recall", (0.09, r, f)).message
+    assert check("eval-precision-recall", (p, r + 0.05, f)).status == "fail"
+    assert "tuple of 3" in check("eval-precision-recall", (p, r)).message
+    assert check("eval-precision-recall", None).status == "not attempted"
+
+
+def test_majority_baseline_oracle_passes_and_averages_are_told_apart():
+    y = np.array([0] * ev.MAJORITY + [1] * ev.MINORITY)
+    pred = np.zeros_like(y)
+    accuracy = skm.accuracy_score(y, pred)
+    macro = skm.f1_score(y, pred, average="macro", zero_division=0)
+    weighted = skm.f1_score(y, pred, average="weighted", zero_division=0)
+    assert check("eval-majority-baseline", (accuracy, macro)).passed
+    assert "weighted" in check("eval-majority-baseline", (accuracy, weighted)).message
+    assert "macro recall" in check("eval-majority-baseline", (accuracy, 0.5)).message
+    assert "accuracy" in check("eval-majority-baseline", (0.5, macro)).message
+    assert check("eval-majority-baseline", "0.95").status == "fail"
+    assert check("eval-majority-baseline", ...).status == "not attempted"
+
+
+def test_box_iou_oracle_passes_and_mistakes_get_hints():
+    oracle = box_iou([ev.BOX_A], [ev.BOX_B])[0, 0]  # torchvision's box_iou
+    assert check("eval-box-iou", oracle).passed
+    assert check("eval-box-iou", 1 / 6).passed
+    assert "subtract" in check("eval-box-iou", 16 / 112).message
+    assert "smaller box" in check("eval-box-iou", 16 / 48).message
+    assert check("eval-box-iou", 0.5).status == "fail"
+    assert "float" in check("eval-box-iou", "1/6").message
+    assert check("eval-box-iou", None).status == "not attempted"
+
+
+def solution(cm):
+    cm = np.asarray(cm, dtype=float)
+    tp = np.diag(cm)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    return precision, recall
+
+
+def test_from_confusion_solution_passes_and_typical_mistakes_fail():
+    assert check("eval-from-confusion", solution).passed
+    swapped = check("eval-from-confusion", lambda cm: solution(cm)[::-1])
+    assert "swapped" in swapped.message
+
+    def nan_for_unpredicted(cm):
+        cm = np.asarray(cm, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.diag(cm) / cm.sum(axis=0), np.diag(cm) / cm.sum(axis=1)
+
+    assert "zero_division" in check("eval-from-confusion", nan_for_unpredicted).message
+    wrong_shape = check("eval-from-confusion", lambda cm: (np.diag(cm), np.diag(cm)[:1]))
+    assert "shapes" in wrong_shape.message
+    assert "raised ZeroDivisionError" in check("eval-from-confusion", lambda cm: 1 / 0).message
+    assert check("eval-from-confusion", lambda cm: None).status == "not attempted"
+    assert check("eval-from-confusion", 3).status == "fail"
+
+
+def test_chapter_cases_include_a_class_never_predicted():
+    cases = ev._confusion_cases()
+    assert any(not np.isin(np.arange(k), y_pred).all() for k, _, y_pred in cases)

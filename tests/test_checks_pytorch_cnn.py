@@ -1,0 +1,185 @@
+"""The exercise checks of the chapter "A CNN in PyTorch": solutions pass, mistakes get hints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cnncourse.exercises import check, get_exercise
+
+IDS = ["torch-conv-shape", "torch-steps-per-epoch", "torch-cross-entropy", "torch-evaluate"]
+
+
+def test_all_four_are_registered_for_the_chapter():
+    for exercise_id in IDS:
+        assert get_exercise(exercise_id).chapter == "pytorch_cnn"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_none_is_not_attempted(exercise_id):
+    assert check(exercise_id, None).status == "not attempted"
+
+
+# ---- torch-conv-shape --------------------------------------------------------------------
+
+
+def test_conv_shape_solution_agrees_with_pytorch():
+    layers = nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+    shape = layers(torch.zeros(32, 1, 28, 28)).shape
+    assert check("torch-conv-shape", shape).passed
+    assert check("torch-conv-shape", (32, 8, 14, 14)).passed
+    assert check("torch-conv-shape", [32, 8, 14, 14]).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        ((32, 8, 28, 28), "pooling"),
+        ((32, 14, 14, 8), "channels before"),
+        ((8, 14, 14), "batch axis"),
+        ((32, 8, 13, 13), "padding"),
+        ((32, 16, 14, 14), "dimension 1"),
+    ],
+)
+def test_conv_shape_mistakes_get_hints(wrong, words):
+    result = check("torch-conv-shape", wrong)
+    assert result.status == "fail" and words in result.message, result.message
+
+
+def test_conv_shape_wrong_type():
+    assert "wrong type" in check("torch-conv-shape", "32, 8, 14, 14").message
+
+
+# ---- torch-steps-per-epoch ---------------------------------------------------------------
+
+
+def test_steps_solution_counts_dataloader_batches():
+    loader = torch.utils.data.DataLoader(range(54_000), batch_size=128)
+    assert check("torch-steps-per-epoch", len(loader)).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words", [(421, "last batch"), (54_000, "once per batch"), (400, "too small")]
+)
+def test_steps_mistakes_get_hints(wrong, words):
+    result = check("torch-steps-per-epoch", wrong)
+    assert result.status == "fail" and words in result.message
+
+
+# ---- torch-cross-entropy -----------------------------------------------------------------
+
+LOGITS = torch.tensor([[2.0, 0.5, -1.0]])
+TARGET = torch.tensor([0])
+
+
+def test_cross_entropy_solution_agrees_with_pytorch():
+    expected = nn.CrossEntropyLoss()(LOGITS, TARGET).item()
+    assert check("torch-cross-entropy", expected).passed
+    logits = np.array([2.0, 0.5, -1.0])
+    assert check("torch-cross-entropy", float(-logits[0] + np.log(np.exp(logits).sum()))).passed
+
+
+def test_cross_entropy_double_softmax_is_recognised():
+    double = nn.CrossEntropyLoss()(torch.softmax(LOGITS, dim=1), TARGET).item()
+    result = check("torch-cross-entropy", double)
+    assert result.status == "fail" and "twice" in result.message
+
+
+@pytest.mark.parametrize(
+    "transform, words",
+    [
+        (lambda loss, p: -loss, "negative"),
+        (lambda loss, p: loss / math.log(10), "natural logarithm"),
+        (lambda loss, p: p, "probability of the true class"),
+        (lambda loss, p: 1 - p, "1 - p"),
+    ],
+)
+def test_cross_entropy_other_mistakes(transform, words):
+    loss = nn.CrossEntropyLoss()(LOGITS, TARGET).item()
+    p = torch.softmax(LOGITS, dim=1)[0, 0].item()
+    result = check("torch-cross-entropy", transform(loss, p))
+    assert result.status == "fail" and words in result.message, result.message
+
+
+# ---- torch-evaluate ----------------------------------------------------------------------
+
+
+def solution(model, images, labels):
+    model.eval()
+    with torch.no_grad():
+        predictions = model(images).argmax(dim=1)
+    return (predictions == labels).float().mean().item()
+
+
+def inference_mode_solution(model, images, labels):
+    model.eval()
+    with torch.inference_mode():
+        return (model(images).argmax(1) == labels).float().mean().item()
+
+
+def forgot_eval(model, images, labels):
+    with torch.no_grad():
+        return (model(images).argmax(1) == labels).float().mean().item()
+
+
+def forgot_no_grad(model, images, labels):
+    model.eval()
+    return (model(images).argmax(1) == labels).float().mean().item()
+
+
+def returns_tensor(model, images, labels):
+    model.eval()
+    with torch.no_grad():
+        return (model(images).argmax(1) == labels).float().mean()
+
+
+def percentage(model, images, labels):
+    return 100 * solution(model, images, labels)
+
+
+def error_rate(model, images, labels):
+    return 1 - solution(model, images, labels) + 0.1
+
+
+@pytest.mark.parametrize("good", [solution, inference_mode_solution])
+def test_evaluate_solutions_pass(good):
+    assert check("torch-evaluate", good).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (forgot_eval, "training mode"),
+        (forgot_no_grad, "torch.no_grad"),
+        (returns_tensor, "Python float"),
+        (percentage, "percentage"),
+        (error_rate, "too large"),
+        (lambda m, x, y: 0.5, "never ran the model"),
+    ],
+)
+def test_evaluate_mistakes_get_hints(wrong, words):
+    result = check("torch-evaluate", wrong)
+    assert result.status == "fail" and words in result.message, result.message
+
+
+def test_evaluate_problem_separates_the_modes():
+    """The check's model must score 0.5 in eval mode and something else in training mode."""
+    from cnncourse.exercises.checks.pytorch_cnn import _evaluation_problem
+
+    model, images, labels = _evaluation_problem()
+    assert model.training
+    assert solution(model, images, labels) == 0.5
+    model.train()
+    torch.manual_seed(0)
+    assert forgot_eval(model, images, labels) != 0.5
+
+
+def test_evaluate_stub_is_not_attempted():
+    def stub(model, images, labels):
+        return None
+
+    assert check("torch-evaluate", stub).status == "not attempted"

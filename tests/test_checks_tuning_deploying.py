@@ -1,0 +1,98 @@
+"""The checks of "Tuning, saving and deploying": solutions pass, mistakes get hints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import ParameterGrid
+
+from cnncourse.exercises import check, registry
+from cnncourse.exercises.checks import tuning_deploying as chapter
+
+
+@pytest.fixture(autouse=True)
+def no_grading_log(monkeypatch):
+    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
+
+
+def cosine_lr(step, total_steps, max_lr):
+    return max_lr * (1 + math.cos(math.pi * step / total_steps)) / 2
+
+
+def test_every_exercise_is_registered_for_this_chapter():
+    registry.load_checks()
+    ids = {e.id for e in registry.all_exercises() if e.chapter == "tuning_deploying"}
+    assert ids == {
+        "deploy-grid-runs",
+        "deploy-grid-hours",
+        "deploy-plateau-lr",
+        "deploy-cosine-lr",
+    }
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "solution"),
+    [
+        ("deploy-grid-runs", 4 * 3 * 2),
+        ("deploy-grid-hours", 24 * 5 * 40 / 3600),
+        ("deploy-plateau-lr", 3e-3 * 0.5**3),
+        ("deploy-cosine-lr", cosine_lr),
+    ],
+)
+def test_solutions_pass_and_none_is_not_attempted(exercise_id, solution):
+    assert check(exercise_id, solution).passed
+    assert check(exercise_id, None).status == "not attempted"
+
+
+def test_grid_runs_matches_sklearn_and_hints_at_adding():
+    assert check("deploy-grid-runs", len(ParameterGrid(chapter.GRID))).passed
+    added = check("deploy-grid-runs", 4 + 3 + 2)
+    assert added.status == "fail" and "multiply" in added.message
+    assert "24" not in added.message
+    assert "width" in check("deploy-grid-runs", 12).message
+    assert check("deploy-grid-runs", 25).status == "fail"
+    assert "int" in check("deploy-grid-runs", "24").message
+
+
+def test_grid_hours_hints_at_units_and_epochs():
+    assert "minutes" in check("deploy-grid-hours", 80).message
+    assert "seconds" in check("deploy-grid-hours", 4800).message
+    assert "epochs" in check("deploy-grid-hours", 24 * 40 / 3600).message
+    assert check("deploy-grid-hours", 1.5).status == "fail"
+
+
+def test_plateau_lr_matches_torch_reduce_on_plateau():
+    # Oracle: fit's "plateau" schedule (factor 0.5, patience 1) fed a loss that stalls.
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=3e-3)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
+    # patience 1: a reduction after two epochs without improvement; three such stalls
+    losses = [1.0, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.7, 0.7, 0.7]
+    for loss in losses:
+        scheduler.step(loss)
+    oracle = optimizer.param_groups[0]["lr"]
+    assert oracle == pytest.approx(3e-3 / 8)
+    assert check("deploy-plateau-lr", oracle).passed
+    assert "every stall" in check("deploy-plateau-lr", 1.5e-3).message
+    assert "six" in check("deploy-plateau-lr", 5e-4).message
+
+
+def test_cosine_lr_oracle_is_torch_and_typical_mistakes_get_hints():
+    for case in chapter.COSINE_CASES:
+        assert chapter.cosine_oracle(*case) == pytest.approx(cosine_lr(*case), rel=1e-9, abs=1e-15)
+    linear = check("deploy-cosine-lr", lambda s, t, lr: lr * (1 - s / t))
+    assert linear.status == "fail" and "linearly" in linear.message
+    no_shift = check("deploy-cosine-lr", lambda s, t, lr: lr * math.cos(math.pi * s / t))
+    assert "shift and scale" in no_shift.message
+    no_pi = check("deploy-cosine-lr", lambda s, t, lr: lr * (1 + math.cos(s / t)) / 2)
+    assert "0 to pi" in no_pi.message
+    crashing = check("deploy-cosine-lr", lambda s, t, lr: lr / 0)
+    assert crashing.status == "fail" and "ZeroDivisionError" in crashing.message
+    assert check("deploy-cosine-lr", lambda s, t, lr: None).status == "not attempted"
+    assert check("deploy-cosine-lr", 0.5).status == "fail"  # not a function
+    # NumPy and torch return values are read as numbers
+    assert check("deploy-cosine-lr", lambda s, t, lr: np.float64(cosine_lr(s, t, lr))).passed
+    as_tensor = lambda s, t, lr: torch.tensor(cosine_lr(s, t, lr), dtype=torch.float64)  # noqa: E731
+    assert check("deploy-cosine-lr", as_tensor).passed

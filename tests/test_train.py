@@ -1,0 +1,274 @@
+"""The PyTorch loop on real Fashion-MNIST subsets: it learns, stops, checkpoints, repeats."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cnncourse.data import load, to_dataloader, to_tensors
+from cnncourse.models import build_model
+from cnncourse.train import (
+    COLUMNS,
+    BatchAugment,
+    History,
+    TensorBatches,
+    evaluate,
+    fit,
+    load_checkpoint,
+    predict,
+    train_one_epoch,
+)
+from cnncourse.train.loop import _show_progress
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    """2,000 training and 1,000 test images of the real Fashion-MNIST."""
+    return (
+        load("fashion_mnist", "train").subset(2000, seed=0),
+        load("fashion_mnist", "test").subset(1000, seed=0),
+    )
+
+
+def tiny(seed: int = 0, **kwargs) -> nn.Module:
+    torch.manual_seed(seed)
+    return build_model("tiny", **kwargs)
+
+
+def test_fit_learns_on_real_data(fashion):
+    train, test = fashion
+    model = tiny()
+    history = fit(model, train, test, epochs=3, batch_size=64, progress=False, seed=0)
+    assert isinstance(history, History)
+    assert list(history.columns) == list(COLUMNS)
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert history["val_accuracy"].iloc[-1] > 0.6  # chance is 0.1
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert (history["seconds"] > 0).all() and (history["lr"] == 1e-3).all()
+    # the last row's val metrics are what evaluate() reports for the final model
+    scores = evaluate(model, test)
+    assert scores["accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    assert scores["loss"] == pytest.approx(history["val_loss"].iloc[-1], rel=1e-5)
+
+
+def test_same_seed_gives_the_same_run_twice_on_cpu(fashion):
+    train, test = fashion
+    runs = []
+    for _ in range(2):
+        model = tiny(seed=123)  # a different init: fit's seed must take over
+        history = fit(
+            model,
+            train.subset(1000),
+            test,
+            epochs=2,
+            batch_size=64,
+            augment=BatchAugment(shift=2),
+            progress=False,
+            seed=7,
+            device="cpu",
+        )
+        runs.append(history.drop(columns="seconds"))
+    assert runs[0].equals(runs[1])
+    other = fit(tiny(), train.subset(1000), test, epochs=2, batch_size=64, progress=False, seed=8)
+    assert not other.drop(columns="seconds").equals(runs[0])
+
+
+def test_train_one_epoch_is_the_textbook_loop(fashion):
+    train, _ = fashion
+    images, labels = to_tensors(train.subset(256))
+    model = tiny()
+    reference = copy.deepcopy(model)
+    batches = TensorBatches(images, labels, batch_size=64)  # fixed order
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    stats = train_one_epoch(model, batches, optimizer, nn.CrossEntropyLoss(), torch.device("cpu"))
+    # the same steps written out by hand
+    ref_optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+    losses, correct = [], 0
+    for start in range(0, 256, 64):
+        x = images[start : start + 64].float() / 255
+        y = labels[start : start + 64]
+        ref_optimizer.zero_grad()
+        logits = reference(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        loss.backward()
+        ref_optimizer.step()
+        losses.append(loss.item())
+        correct += (logits.argmax(1) == y).sum().item()
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    assert stats["loss"] == pytest.approx(np.mean(losses), rel=1e-5)
+    assert stats["accuracy"] == correct / 256
+
+
+def test_clip_grad_norm_bounds_the_step(fashion):
+    train, _ = fashion
+    images, labels = to_tensors(train.subset(64))
+    model = tiny()
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    batches = TensorBatches(images, labels, batch_size=64)
+    train_one_epoch(
+        model, batches, optimizer, nn.CrossEntropyLoss(), torch.device("cpu"), clip_grad_norm=1e-3
+    )
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    # one plain SGD step of lr 1 moves the weights by exactly the clipped gradient
+    assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(fashion):
+    train, test = fashion
+    # validation labels shifted by one class: the better the model learns the real
+    # labels, the worse its validation loss, so patience runs out after the first epoch
+    wrong = type(test)(test.images, (test.labels + 1) % 10, test.class_names)
+    model = tiny()
+    history = fit(
+        model, train, wrong, epochs=10, batch_size=64, early_stopping=1, progress=False, seed=0
+    )
+    assert len(history) < 10 and history.attrs["stopped_early"]
+    best = history.best("val_loss")
+    assert evaluate(model, wrong)["loss"] == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+def test_checkpoint_round_trip(fashion, tmp_path):
+    train, test = fashion
+    path = tmp_path / "run" / "best.pt"
+    model = tiny()
+    history = fit(model, train, test, epochs=1, batch_size=64, checkpoint=path, progress=False)
+    assert path.is_file() and not list(path.parent.glob(".*.tmp"))
+    fresh = tiny(seed=99)
+    optimizer = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    info = load_checkpoint(path, fresh, optimizer)
+    assert info["epoch"] == 1 and info["config"]["batch_size"] == 64
+    assert info["metrics"]["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[0])
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value)
+    assert len(optimizer.state) == len(list(fresh.parameters()))  # Adam moments restored
+    np.testing.assert_array_equal(predict(fresh, test)[1], predict(model, test)[1])
+
+
+class _Payload:
+    """Pickles to a call of os.mkdir: loading it with full pickle runs that call."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (os.mkdir, (self.target,))
+
+
+def test_a_checkpoint_carrying_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "extra": _Payload(str(marker))}, path)
+    with pytest.raises(ValueError, match="refused"):
+        load_checkpoint(path, tiny())
+    assert not marker.exists()
+    # the payload is real: full unpickling would have executed it
+    torch.load(path, weights_only=False)
+    assert marker.is_dir()
+
+
+def test_predict_and_evaluate_agree_with_torch(fashion):
+    _, test = fashion
+    model = tiny()
+    model.train()
+    labels, probs = predict(model, test, batch_size=300)
+    assert model.training, "predict restores the training mode"
+    images, targets = to_tensors(test)
+    with torch.no_grad():
+        logits = model.eval()(images.float() / 255)
+    np.testing.assert_allclose(probs, torch.softmax(logits, 1).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(labels, probs.argmax(1))
+    scores = evaluate(model, (images, targets), batch_size=300)
+    assert scores["loss"] == pytest.approx(
+        nn.functional.cross_entropy(logits, targets).item(), rel=1e-5
+    )
+    assert scores["accuracy"] == pytest.approx((labels == test.labels).mean())
+    np.testing.assert_array_equal(predict(model, images)[0], labels)  # bare images work too
+
+
+def test_fit_accepts_a_dataloader_and_tensors(fashion):
+    train, test = fashion
+    loader = to_dataloader(train, 64, shuffle=True, seed=0)
+    history = fit(tiny(), loader, to_tensors(test), epochs=2, progress=False, seed=0)
+    assert history["val_accuracy"].iloc[-1] > 0.5
+
+
+def test_schedulers(fashion):
+    train, _ = fashion
+    small = train.subset(512)
+    onecycle = fit(
+        tiny(), small, epochs=2, batch_size=64, lr=0.01, scheduler="onecycle", progress=False
+    )
+    assert onecycle["lr"].iloc[-1] < 1e-4  # annealed to almost nothing
+    model = tiny()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(model, small, epochs=3, optimizer=optimizer, scheduler=step, progress=False)
+    assert list(history["lr"]) == pytest.approx([1e-2, 5e-3, 2.5e-3])  # stepped once an epoch
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a positive int"),
+        ({"batch_size": -1}, "batch_size must be a positive int"),
+        ({"lr": 0}, "lr must be a positive number"),
+        ({"early_stopping": 2}, "pass val="),
+        ({"scheduler": "linear"}, "unknown scheduler"),
+        ({"amp": True, "device": "cpu"}, "amp=True needs a CUDA device"),
+    ],
+)
+def test_bad_arguments_are_refused(fashion, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(tiny(), fashion[0], progress=False, **kwargs)
+
+
+def test_data_that_does_not_fit_the_model_is_refused_before_training(fashion):
+    train, _ = fashion
+    model = tiny(num_classes=5)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match=r"labels span \[0, 9\].*num_classes=10"):
+        fit(model, train, progress=False)
+    with pytest.raises(ValueError, match="in_channels=1"):
+        fit(tiny(in_channels=3), train, progress=False)
+    rgb = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(10))
+    with pytest.raises(ValueError, match="expects 3 input channels"):
+        fit(rgb, train, progress=False)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), "nothing was trained"
+
+
+def test_history_best_and_progress_switch(monkeypatch):
+    history = History.from_rows(
+        [
+            {"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 0.9, "val_accuracy": 0.6},
+            {"epoch": 2, "loss": 0.5, "accuracy": 0.8, "val_loss": 1.1, "val_accuracy": 0.7},
+        ]
+    )
+    assert history.best("val_accuracy")["epoch"] == 2
+    assert history.best("val_loss")["epoch"] == 1
+    with pytest.raises(ValueError, match="unknown metric"):
+        history.best("f1")
+    with pytest.raises(ValueError, match="unknown History columns"):
+        History.from_rows([{"epoch": 1, "f1": 0.3}])
+    no_val = History.from_rows([{"epoch": 1, "loss": 1.0}])
+    with pytest.raises(ValueError, match="pass validation data"):
+        no_val.best("val_accuracy")
+    monkeypatch.setenv("CNNCOURSE_QUICK", "1")
+    assert not _show_progress(True)
+
+
+def test_a_scheduler_on_another_optimizer_is_refused(fashion):
+    model = tiny()
+    other = torch.optim.SGD(model.parameters(), lr=0.1)
+    step = torch.optim.lr_scheduler.StepLR(other, step_size=1)
+    with pytest.raises(ValueError, match="another optimizer"):
+        fit(model, fashion[0], scheduler=step, progress=False)
+    with pytest.raises(TypeError, match="lr_scheduler"):
+        fit(model, fashion[0], scheduler=0.5, progress=False)
