@@ -27,6 +27,12 @@ SUBMODULES = (
     "plots",
     "exercises",
     "runtime",
+    "pipelines",
+    "transfer",
+    "tuning",
+    "deploy",
+    "compare",
+    "bench",
 )
 
 __all__ = ["__version__", *SUBMODULES]

@@ -27,6 +27,9 @@ from cnncourse.data.imageset import ImageSet
 class BatchAugment:
     """Random horizontal flips and shifts, drawn independently for every image of a batch.
 
+    Call it on a batch ``(B, C, H, W)`` (uint8 or float); it returns a new batch of the
+    same shape and dtype. ``generator`` (optional) must live on the batch's device.
+
     Parameters
     ----------
     flip : bool
@@ -34,9 +37,6 @@ class BatchAugment:
     shift : int
         Largest shift in pixels, in each direction: every image is padded with
         ``shift`` zeros on all sides and cropped back at its own random offset.
-
-    Call it on a batch ``(B, C, H, W)`` (uint8 or float); it returns a new batch of the
-    same shape and dtype. ``generator`` (optional) must live on the batch's device.
     """
 
     flip: bool = True
