@@ -18,7 +18,7 @@ def no_grading_log(monkeypatch):
 
 def test_head_params_oracle_passes_and_mistakes_get_hints():
     torch.manual_seed(0)
-    pretrained = build_model(tl.ARCH, num_classes=tl.OLD_CLASSES)
+    pretrained = build_model(tl.ARCH, num_classes=tl.OLD_CLASSES, widths=tl.WIDTHS)
     model = with_new_head(pretrained, tl.NEW_CLASSES)  # base frozen: only the head trains
     oracle = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert check("transfer-head-params", oracle).passed
@@ -79,5 +79,6 @@ def test_param_groups_solution_passes_and_mistakes_get_hints():
 def test_head_sizes_follow_the_model():
     features, head = tl.head_sizes()
     assert head == features * tl.NEW_CLASSES + tl.NEW_CLASSES
-    model = with_new_head(build_model(tl.ARCH, num_classes=tl.OLD_CLASSES), tl.NEW_CLASSES)
+    pretrained = build_model(tl.ARCH, num_classes=tl.OLD_CLASSES, widths=tl.WIDTHS)
+    model = with_new_head(pretrained, tl.NEW_CLASSES)
     assert count_parameters(model) == head

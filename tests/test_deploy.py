@@ -7,6 +7,7 @@ running statistics so that train- vs eval-mode mistakes would show.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -295,6 +296,17 @@ def test_keras_bad_paths(tmp_path, keras_model):
         deploy.save_keras(trained_like(), tmp_path / "m.keras")
     with pytest.raises(FileNotFoundError, match="export_keras"):
         deploy.load_keras_export(tmp_path)
+    (tmp_path / "text.keras").write_text("not a model")
+    with pytest.raises(ValueError, match="not a readable .keras file"):
+        deploy.load_keras(tmp_path / "text.keras")
+    deploy.save_keras(keras_model, tmp_path / "whole.keras")
+    (tmp_path / "cut.keras").write_bytes((tmp_path / "whole.keras").read_bytes()[:500])
+    with pytest.raises(ValueError, match="not a readable .keras file"):
+        deploy.load_keras(tmp_path / "cut.keras")
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as archive:
+        archive.writestr("notes.txt", "a zip, but no model")
+    with pytest.raises(ValueError, match="not a Keras model"):
+        deploy.load_keras(tmp_path / "other.keras")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         deploy.export_keras(keras_model, tmp_path / "file")

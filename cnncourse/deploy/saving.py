@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -118,8 +119,12 @@ def load_keras(path: str | Path):
     """
     keras = _keras()
     path = existing_file(_keras_suffix(path), "a .keras model file", "save_keras(model, path)")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable .keras file (a zip archive); is it truncated?")
     try:
         return keras.saving.load_model(path, safe_mode=True)
+    except KeyError as err:  # a zip without config.json or weights
+        raise ValueError(f"{path} is a zip archive but not a Keras model: {err}") from err
     except ValueError as err:
         if "safe_mode" not in str(err):
             raise

@@ -19,8 +19,8 @@ from cnncourse.exercises.registry import exercise
 
 CHAPTER = "transfer_learning"
 
-# The chapter's model and tasks: the reference CNN, five classes before and after.
-ARCH, NEW_CLASSES, OLD_CLASSES = "reference", 5, 5
+# The chapter's model and tasks: a slim VGG-style CNN, five classes before and after.
+ARCH, WIDTHS, NEW_CLASSES, OLD_CLASSES = "vgg", (16, 32, 64), 5, 5
 # transfer-param-groups: the learning rates the exercise asks for.
 BASE_LR, HEAD_LR = 1e-4, 1e-3
 
@@ -30,7 +30,8 @@ def head_sizes() -> tuple[int, int]:
     from cnncourse.models import build_model
     from cnncourse.transfer import split_model
 
-    features = split_model(build_model(ARCH, num_classes=OLD_CLASSES)).num_features
+    model = build_model(ARCH, num_classes=OLD_CLASSES, widths=WIDTHS)
+    features = split_model(model).num_features
     return features, features * NEW_CLASSES + NEW_CLASSES
 
 
