@@ -312,12 +312,19 @@ def test_book_exercises_have_registered_checks_and_passing_solutions(path):
         get_exercise(exercise_id)  # ValueError names close ids on a typo
     assert set(stub_ids) <= set(solution_ids), "every checked exercise needs a solution"
 
+    # Solutions run after the chapter's imports cell (np, torch, ...), as in the notebook.
+    cells = jupytext.reads(text, fmt="md:myst").cells
+    imports = next(
+        c.source for c in cells if c.cell_type == "code" and "from cnncourse" in c.source
+    )
     verdicts: list[Verdict] = []
     for block in solutions:
         code = "\n".join(
             c.source for c in jupytext.reads(block, fmt="md:myst").cells if c.cell_type == "code"
         )
-        namespace = {"check": lambda i, a: verdicts.append(check(i, a)) or verdicts[-1]}
+        namespace: dict = {}
+        exec(compile(imports, f"{path.name} imports", "exec"), namespace)
+        namespace["check"] = lambda i, a: verdicts.append(check(i, a)) or verdicts[-1]
         try:
             exec(compile(code, f"{path.name} solution", "exec"), namespace)
         except NameError:
