@@ -35,9 +35,10 @@ RESULT_COLUMNS = (
 
 
 def reference_builder(width: int, data: ImageSet) -> nn.Module:
-    """The course's reference CNN with blocks of ``width, 2 width, 3 width`` filters.
+    """The course's reference CNN scaled by ``width``: its four convolutions get
+    ``width / 2, width, 2 width, 3 width`` filters.
 
-    ``width=32`` is the default reference model; the grid scales all blocks together.
+    ``width=32`` is the default reference model; the grid scales all layers together.
     """
     from cnncourse.models import build_model
 
@@ -47,7 +48,7 @@ def reference_builder(width: int, data: ImageSet) -> nn.Module:
         in_channels=channels,
         num_classes=data.num_classes,
         image_size=(height, image_width),
-        widths=(width, 2 * width, 3 * width),
+        blocks=((max(1, width // 2), True), (width, True), (2 * width, False), (3 * width, True)),
     )
 
 
@@ -150,7 +151,7 @@ def schedule_curve(scheduler: str, *, lr: float, epochs: int, steps_per_epoch: i
     reacts to the validation loss, so its curve exists only after training (History ``lr``).
     Returns ``(epochs * steps_per_epoch,)`` values: the rate used by each step.
     """
-    from cnncourse.train.loop import _make_scheduler
+    from cnncourse.train.loop import make_scheduler
 
     if scheduler not in ("onecycle", "cosine"):
         raise ValueError(
@@ -163,7 +164,7 @@ def schedule_curve(scheduler: str, *, lr: float, epochs: int, steps_per_epoch: i
     if not isinstance(lr, int | float) or not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}.")
     optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=lr)
-    sched, _ = _make_scheduler(scheduler, optimizer, lr, epochs, steps_per_epoch)
+    sched, _ = make_scheduler(scheduler, optimizer, lr, epochs, steps_per_epoch)
     rates = []
     for _ in range(epochs * steps_per_epoch):
         rates.append(optimizer.param_groups[0]["lr"])

@@ -69,9 +69,30 @@ def test_augment_keeps_float_batches_and_channels():
     assert out.min() >= 0 and out.max() <= batch.max()
 
 
+def test_erase_blacks_out_one_square_per_image_at_its_own_place():
+    torch.manual_seed(3)
+    batch = torch.full((64, 2, 28, 28), 200, dtype=torch.uint8)
+    out = BatchAugment(flip=False, erase=6)(batch)
+    holes = out[:, 0] == 0  # (B, H, W)
+    assert torch.equal(holes, out[:, 1] == 0), "every channel loses the same square"
+    sizes = holes.sum(dim=(1, 2))
+    # a whole 6x6 square inside the image, clipped to at least 3x3 at a corner
+    assert sizes.max() == 36 and sizes.min() >= 9
+    for hole in holes:  # the hole is a rectangle: its rows times its columns
+        rows, cols = hole.any(dim=1).sum(), hole.any(dim=0).sum()
+        assert hole.sum() == rows * cols
+    centres = {tuple(torch.nonzero(h).float().mean(0).round().tolist()) for h in holes}
+    assert len(centres) > 20, "holes are placed per image, not once per batch"
+    assert (out[~holes[:, None].expand_as(out)] == 200).all()  # nothing else changes
+
+
 def test_augment_rejects_bad_settings():
     with pytest.raises(ValueError, match="shift must be a non-negative int"):
         BatchAugment(shift=-1)
+    with pytest.raises(ValueError, match="erase must be a non-negative int"):
+        BatchAugment(erase=2.5)
+    with pytest.raises(ValueError, match="too large"):
+        BatchAugment(erase=29)(torch.zeros(2, 1, 28, 28))
     with pytest.raises(ValueError, match="too large"):
         BatchAugment(shift=28)(torch.zeros(2, 1, 28, 28))
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):

@@ -28,9 +28,12 @@ def fake_images(n: int = 24, seed: int = 0) -> ImageSet:
     return ImageSet(images, rng.integers(0, 10, size=n).astype(np.int64), CLASSES)
 
 
-def trained_like(widths=(4, 8, 8)) -> torch.nn.Module:
+SMALL = ((4, True), (8, True), (8, True))  # a thin reference model: (width, pool) per block
+
+
+def trained_like(blocks=SMALL) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = models.build_model("reference", widths=widths)
+    model = models.build_model("reference", blocks=blocks)
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -54,7 +57,7 @@ def test_torch_round_trip_rebuilds_the_model_and_predicts_identically(tmp_path):
     assert type(loaded) is type(model) and loaded.config == model.config
     assert not loaded.training
     assert torch.equal(logits(loaded, data), logits(model, data))
-    into = deploy.load_torch(path, models.build_model("reference", widths=(4, 8, 8)))
+    into = deploy.load_torch(path, models.build_model("reference", blocks=SMALL))
     assert torch.equal(logits(into, data), logits(model, data))
 
 
@@ -70,9 +73,7 @@ def test_bare_state_dict_needs_a_model(tmp_path):
     torch.save(model.state_dict(), tmp_path / "bare.pt")
     with pytest.raises(ValueError, match="without the model's name"):
         deploy.load_torch(tmp_path / "bare.pt")
-    loaded = deploy.load_torch(
-        tmp_path / "bare.pt", models.build_model("reference", widths=(4, 8, 8))
-    )
+    loaded = deploy.load_torch(tmp_path / "bare.pt", models.build_model("reference", blocks=SMALL))
     assert torch.equal(logits(loaded, fake_images()), logits(model, fake_images()))
 
 
@@ -245,7 +246,7 @@ def test_predictions_csv_is_written_atomically(tmp_path, monkeypatch):
 def keras_model():
     from cnncourse.interop import torch_to_keras
 
-    twin = models.build_model("reference", "keras", widths=(4, 8, 8))
+    twin = models.build_model("reference", "keras", blocks=SMALL)
     return torch_to_keras(trained_like(), twin)
 
 

@@ -20,13 +20,20 @@ from cnncourse.train import BatchAugment, fit
 
 def test_reference_net_is_small_and_outputs_logits():
     model = ReferenceNet()
-    assert count_parameters(model) == 83_050 < 100_000
+    convs = 1 * 16 * 9 + 16 * 32 * 9 + 32 * 64 * 9 + 64 * 96 * 9  # 3x3 kernels, no bias
+    batchnorm = 2 * (16 + 32 + 64 + 96)  # scale and shift per channel
+    linear = 96 * 3 * 3 * 10 + 10  # 28 -> 14 -> 7 -> 7 -> 3 after three poolings
+    assert count_parameters(model) == convs + batchnorm + linear == 87_546 < 100_000
     out = model(torch.rand(5, 1, 28, 28))
     assert out.shape == (5, 10)
     rgb = ReferenceNet(in_channels=3, num_classes=4, image_size=32)
     assert rgb(torch.rand(2, 3, 32, 32)).shape == (2, 4)
     with pytest.raises(ValueError, match="in_channels=1"):
         ReferenceNet(in_channels=3)(torch.rand(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="at least 8 pixels"):
+        ReferenceNet(image_size=4)
+    with pytest.raises(ValueError, match=r"\(width, pool\) pairs"):
+        ReferenceNet(blocks=(16, 32))
 
 
 def test_registry_builds_the_reference_model():

@@ -20,6 +20,7 @@ from cnncourse.train import (
     evaluate,
     fit,
     load_checkpoint,
+    make_scheduler,
     predict,
     train_one_epoch,
 )
@@ -272,3 +273,14 @@ def test_a_scheduler_on_another_optimizer_is_refused(fashion):
         fit(model, fashion[0], scheduler=step, progress=False)
     with pytest.raises(TypeError, match="lr_scheduler"):
         fit(model, fashion[0], scheduler=0.5, progress=False)
+
+
+def test_make_scheduler_says_when_to_step():
+    weight = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([weight], lr=0.1)
+    onecycle, per_batch = make_scheduler("onecycle", optimizer, 0.1, epochs=2, steps=5)
+    assert per_batch and onecycle.total_steps == 10
+    assert make_scheduler("plateau", optimizer, 0.1, epochs=2, steps=5)[1] is False
+    assert make_scheduler(None, optimizer, 0.1, epochs=2, steps=5) == (None, False)
+    step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    assert make_scheduler(step, optimizer, 0.1, epochs=2, steps=5) == (step, False)

@@ -44,7 +44,7 @@ def changed(before: dict, after: dict) -> set[str]:
     [
         ("tiny", {}, ["fc"]),
         ("vgg", {"widths": (8, 16)}, ["head_dropout", "fc"]),
-        ("reference", {"widths": (8, 16)}, ["fc"]),
+        ("reference", {"blocks": ((8, True), (16, True))}, ["fc"]),
     ],
 )
 def test_split_model_computes_the_same_function_with_shared_layers(name, kwargs, head):

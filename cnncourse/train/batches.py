@@ -25,7 +25,7 @@ from cnncourse.data.imageset import ImageSet
 
 @dataclass(frozen=True)
 class BatchAugment:
-    """Random horizontal flips and shifts, drawn independently for every image of a batch.
+    """Random horizontal flips, shifts and cutouts, drawn independently for every image of a batch.
 
     Call it on a batch ``(B, C, H, W)`` (uint8 or float); it returns a new batch of the
     same shape and dtype. ``generator`` (optional) must live on the batch's device.
@@ -37,17 +37,24 @@ class BatchAugment:
     shift : int
         Largest shift in pixels, in each direction: every image is padded with
         ``shift`` zeros on all sides and cropped back at its own random offset.
+    erase : int
+        Side of a square set to zero (black) in every image, centred on a random pixel
+        and clipped at the border ("cutout"): the network must not rely on any one
+        part of the garment.
     """
 
     flip: bool = True
     shift: int = 0
+    erase: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.shift, int) or isinstance(self.shift, bool) or self.shift < 0:
-            raise ValueError(
-                f"shift must be a non-negative int (pixels), got {self.shift!r}; "
-                "use e.g. BatchAugment(flip=True, shift=2)."
-            )
+        for name in ("shift", "erase"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(
+                    f"{name} must be a non-negative int (pixels), got {value!r}; "
+                    "use e.g. BatchAugment(flip=True, shift=2, erase=8)."
+                )
 
     def __call__(
         self, images: torch.Tensor, generator: torch.Generator | None = None
@@ -57,8 +64,10 @@ class BatchAugment:
                 f"BatchAugment expects a batch (B, C, H, W), got shape {tuple(images.shape)}."
             )
         b, _, h, w = images.shape
-        if self.shift >= min(h, w):
-            raise ValueError(f"shift={self.shift} is too large for {h}x{w} images.")
+        if self.shift >= min(h, w) or self.erase > min(h, w):
+            raise ValueError(
+                f"shift={self.shift} or erase={self.erase} is too large for {h}x{w} images."
+            )
         device = images.device
         if self.flip:
             # one coin per image: (B,) -> broadcast over (C, H, W)
@@ -75,7 +84,19 @@ class BatchAugment:
             # advanced indexing puts the indexed dims first: (B, H, W, C) -> (B, C, H, W)
             picked = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
             images = picked.permute(0, 3, 1, 2).contiguous()
+        if self.erase:
+            images = images.masked_fill(self._holes(b, h, w, device, generator)[:, None], 0)
         return images
+
+    def _holes(self, b: int, h: int, w: int, device, generator) -> torch.Tensor:
+        """Boolean masks ``(B, H, W)``: one ``erase`` x ``erase`` square per image."""
+        top = torch.randint(0, h, (b,), device=device, generator=generator) - self.erase // 2
+        left = torch.randint(0, w, (b,), device=device, generator=generator) - self.erase // 2
+        rows = torch.arange(h, device=device) - top[:, None]  # (B, H): row offset in the square
+        cols = torch.arange(w, device=device) - left[:, None]  # (B, W)
+        in_rows = (rows >= 0) & (rows < self.erase)
+        in_cols = (cols >= 0) & (cols < self.erase)
+        return in_rows[:, :, None] & in_cols[:, None, :]
 
 
 class TensorBatches:

@@ -200,8 +200,16 @@ def _show_progress(progress: bool) -> bool:
     return "ipykernel" in sys.modules or sys.stderr.isatty()
 
 
-def _make_scheduler(scheduler, optimizer, lr: float, epochs: int, steps: int):
-    """Return ``(scheduler, per_batch)`` for a name, a torch scheduler or ``None``."""
+def make_scheduler(
+    scheduler, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps: int
+):
+    """The learning-rate schedule ``fit`` uses: returns ``(scheduler, per_batch)``.
+
+    ``scheduler`` is a name from ``SCHEDULERS``, a ``torch.optim.lr_scheduler`` object
+    built on ``optimizer``, or ``None``; ``steps`` is the number of batches per epoch.
+    ``per_batch`` says whether to step it after every batch (one-cycle, cosine, cyclic)
+    rather than once per epoch.
+    """
     sched = torch.optim.lr_scheduler
     if scheduler is None:
         return None, False
@@ -338,7 +346,7 @@ def fit(
         model.to(memory_format=torch.channels_last)
     optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-    scheduler, per_batch = _make_scheduler(scheduler, optimizer, lr, epochs, len(train_batches))
+    scheduler, per_batch = make_scheduler(scheduler, optimizer, lr, epochs, len(train_batches))
     scaler = torch.amp.GradScaler(device.type) if amp else None
     config = {
         "epochs": epochs,
