@@ -8,10 +8,13 @@ Sections (``--only`` picks one):
                 Median over epochs after one warm-up epoch.
 ``accuracy``    time until the reference model (``cnncourse.models.reference``) first
                 reaches 92.5% and 93.5% test accuracy, with its parameter count.
-``book``        the time each chapter takes to execute, read from a CSV the book
-                build writes (columns ``chapter, seconds``), when present.
+``book``        the seconds each chapter took to execute in the last full-size
+                (``make book``) and quick-mode (``make book-quick``) builds, read from
+                their jupyter-cache records.
 
-Results go to ``--out`` as ``latest.md`` and ``latest.csv``, with the date and machine.
+Each section writes ``<section>.md`` and ``<section>.csv`` to ``--out``, headed by its
+own date, machine and load average, so one section can be re-run alone;
+``latest.md`` and ``latest.csv`` then gather every section measured so far.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import os
 import statistics
 import sys
@@ -27,9 +31,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 SECTIONS = ("throughput", "accuracy", "book")
+TITLES = {
+    "throughput": "Loop throughput",
+    "accuracy": "Time to accuracy",
+    "book": "Chapter execution times",
+}
 TARGETS = ((0.925, 180.0), (0.935, 600.0))  # (test accuracy, time budget in seconds)
 DEFAULT_OUT = Path("benchmarks/results")
-DEFAULT_BOOK_TIMES = DEFAULT_OUT / "book_times.csv"
+SECTIONS_MARKER = "<!-- sections -->"  # the book's appendix includes latest.md from here on
+BOOK_CACHES = {  # build mode -> the jupyter-cache that build executes into (see the Makefile)
+    "full": Path("_build/.jupyter_cache"),
+    "quick": Path("_build/quick/_build/.jupyter_cache"),
+}
 
 
 def _import_frameworks():
@@ -122,10 +135,12 @@ def time_to_accuracy(train, test, recipes, *, seed: int = 0) -> list[dict]:
     """
     from cnncourse.models import count_parameters
     from cnncourse.models.reference import ReferenceNet
+    from cnncourse.runtime import seed_everything
     from cnncourse.train import fit
 
     rows = []
     for label, recipe in recipes:
+        seed_everything(seed)  # the same initial weights, whatever ran before
         model = ReferenceNet()
         history = fit(model, train, test, progress=False, seed=seed, **recipe.fit_kwargs())
         elapsed = history["seconds"].cumsum()
@@ -134,7 +149,7 @@ def time_to_accuracy(train, test, recipes, *, seed: int = 0) -> list[dict]:
             "epochs": recipe.epochs,
             "batch_size": recipe.batch_size,
             "lr": recipe.lr,
-            "augment": f"flip={recipe.flip} shift={recipe.shift}",
+            "augment": f"flip={recipe.flip} shift={recipe.shift} erase={recipe.erase}",
             "parameters": count_parameters(model),
             "final_test_accuracy": float(history["val_accuracy"].iloc[-1]),
             "total_s": float(elapsed.iloc[-1]),
@@ -151,21 +166,42 @@ def time_to_accuracy(train, test, recipes, *, seed: int = 0) -> list[dict]:
 # ---- section 3: book build time ------------------------------------------------------
 
 
-def book_times(path: Path) -> list[dict] | None:
-    """Rows of the chapter-times CSV (``chapter, seconds``), or ``None`` when it is absent."""
-    if not path.is_file():
+def chapter_seconds(cache: Path) -> dict[str, float]:
+    """``{chapter: seconds}`` from a jupyter-cache: how long each chapter's latest cached
+    execution took. Empty when ``cache`` holds no jupyter-cache."""
+    if not (cache / "global.db").is_file():
+        return {}  # get_cache would create an empty cache here
+    from jupyter_cache import get_cache
+
+    latest: dict[str, tuple] = {}
+    for record in get_cache(cache).list_cache_records():
+        seconds = (record.data or {}).get("execution_seconds")
+        chapter = Path(record.uri).stem
+        if seconds is not None and (chapter not in latest or record.created > latest[chapter][0]):
+            latest[chapter] = (record.created, float(seconds))
+    return {chapter: seconds for chapter, (_, seconds) in sorted(latest.items())}
+
+
+def book_times(caches: dict[str, Path] = BOOK_CACHES) -> list[dict] | None:
+    """One row per chapter with its seconds in each build mode (``None``: not built in that
+    mode), then a total row; ``None`` when no build left a cache."""
+    seconds = {mode: chapter_seconds(Path(cache)) for mode, cache in caches.items()}
+    chapters = sorted(set().union(*seconds.values()))
+    if not chapters:
         return None
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"chapter", "seconds"} <= set(rows[0]):
-        raise ValueError(f"{path} must have columns 'chapter' and 'seconds', got {list(rows[0])}.")
-    return [{"chapter": r["chapter"], "seconds": float(r["seconds"])} for r in rows]
+    rows = [
+        {"chapter": c, **{f"{mode}_s": times.get(c) for mode, times in seconds.items()}}
+        for c in chapters
+    ]
+    total = {f"{mode}_s": sum(times.values()) or None for mode, times in seconds.items()}
+    return [*rows, {"chapter": "total", **total}]
 
 
 # ---- report ----------------------------------------------------------------------------
 
 
-def _table(rows: list[dict]) -> str:
+def _table(rows: list[dict], missing: str = "not reached") -> str:
+    """A Markdown table of ``rows``; ``None`` cells read ``missing``."""
     if not rows:
         return "_no rows_\n"
     keys = list(rows[0])
@@ -173,43 +209,68 @@ def _table(rows: list[dict]) -> str:
     def cell(value) -> str:
         if isinstance(value, float):
             return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
-        return "not reached" if value is None else str(value)
+        return missing if value is None else str(value)
 
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
-def write_report(
-    out: Path, results: dict[str, list[dict] | None], context: dict
-) -> tuple[Path, Path]:
-    """Write ``latest.md`` and ``latest.csv`` (long format: section, row, key, value) to ``out``."""
+def _ratios(rows: list[dict]) -> str:
+    """The throughput section's headline: fit's speed over the naive loop and over Keras."""
+    by = {r["loop"].split(" ")[0]: float(r["images_per_s"]) for r in rows}
+    fit_speed = by.get("cnncourse.train.fit")
+    if not fit_speed or "naive" not in by or "Keras" not in by:
+        return ""
+    return (
+        f"fit / naive loop: **{fit_speed / by['naive']:.2f}x**; "
+        f"fit / Keras fit: **{fit_speed / by['Keras']:.2f}x**\n"
+    )
+
+
+def write_section(out: Path, section: str, rows: list[dict] | None, context: dict) -> Path:
+    """Write ``<section>.md`` and ``<section>.csv`` (long format: row, key, value) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    md = ["# cnncourse benchmark", ""]
-    md += [f"- {k}: {v}" for k, v in context.items()] + [""]
-    for section, rows in results.items():
-        md.append(f"## {section}\n")
-        if section == "throughput" and rows:
-            by = {r["loop"].split(" ")[0]: r["images_per_s"] for r in rows}
-            fit_speed = by.get("cnncourse.train.fit")
-            if fit_speed:
-                md.append(
-                    f"fit / naive loop: **{fit_speed / by['naive']:.2f}x**; "
-                    f"fit / Keras fit: **{fit_speed / by['Keras']:.2f}x**\n"
-                )
-        md.append(_table(rows) if rows is not None else "_not measured: no times CSV found_\n")
-    md_path, csv_path = out / "latest.md", out / "latest.csv"
-    md_path.write_text("\n".join(md))
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["section", "row", "key", "value"])
-        for key, value in context.items():
-            writer.writerow(["context", 0, key, value])
-        for section, rows in results.items():
-            for i, row in enumerate(rows or []):
-                for key, value in row.items():
-                    writer.writerow([section, i, key, value])
-    return md_path, csv_path
+    md = [f"## {TITLES[section]}", ""] + [f"- {k}: {v}" for k, v in context.items()] + [""]
+    if section == "throughput" and rows:
+        md.append(_ratios(rows))
+    missing = "not built" if section == "book" else "not reached"
+    md.append(
+        _table(rows, missing) if rows is not None else "_not measured: no book build found_\n"
+    )
+    _write_atomic(out / f"{section}.md", "\n".join(md))
+    lines = [["row", "key", "value"]]
+    lines += [["context", k, v] for k, v in context.items()]
+    lines += [[i, k, v] for i, row in enumerate(rows or []) for k, v in row.items()]
+    _write_atomic(out / f"{section}.csv", _csv_text(lines))
+    return out / f"{section}.md"
+
+
+def write_latest(out: Path) -> tuple[Path, Path]:
+    """Gather every section measured so far into ``latest.md`` and ``latest.csv``."""
+    present = [s for s in SECTIONS if (out / f"{s}.md").is_file()]
+    md = ["# cnncourse benchmark", "", SECTIONS_MARKER, ""]
+    md += [(out / f"{s}.md").read_text() for s in present]
+    lines = [["section", "row", "key", "value"]]
+    for section in present:
+        with (out / f"{section}.csv").open(newline="") as handle:
+            lines += [[section, *row] for row in list(csv.reader(handle))[1:]]
+    _write_atomic(out / "latest.md", "\n".join(md))
+    _write_atomic(out / "latest.csv", _csv_text(lines))
+    return out / "latest.md", out / "latest.csv"
+
+
+def _csv_text(lines: list[list]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(lines)
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: a killed run never leaves half a table."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _positive_int(text: str) -> int:
@@ -227,13 +288,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="small subsets, few epochs (smoke test)"
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for latest.md/.csv")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"folder for the tables (default {DEFAULT_OUT}, or {DEFAULT_OUT}/quick with --quick)",
+    )
     parser.add_argument("--only", choices=SECTIONS, help="run one section only")
     parser.add_argument(
         "--epochs", type=_positive_int, default=None, help="throughput epochs (default 5, quick 2)"
     )
     parser.add_argument(
-        "--book-times", type=Path, default=DEFAULT_BOOK_TIMES, help="CSV of chapter times"
+        "--full-cache",
+        type=Path,
+        default=BOOK_CACHES["full"],
+        help="jupyter-cache of the full-size book build (make book)",
+    )
+    parser.add_argument(
+        "--quick-cache",
+        type=Path,
+        default=BOOK_CACHES["quick"],
+        help="jupyter-cache of the quick-mode build (make book-quick)",
     )
     parser.add_argument("--seed", type=int, default=0)
     return parser
@@ -243,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns 0 (1 when the data cannot be found)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     quick = args.quick
+    if args.out is None:  # a smoke test must not overwrite the real tables
+        args.out = DEFAULT_OUT / "quick" if quick else DEFAULT_OUT
     epochs = args.epochs or (2 if quick else 5)
     _import_frameworks()
     from cnncourse.data import DataNotFoundError, load
@@ -259,30 +336,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         if quick:
             train, test = train.subset(4000, seed=args.seed), test.subset(2000, seed=args.seed)
-    context = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
+    size = {
         "mode": "quick (subsets; numbers not comparable)" if quick else "full",
         "train_images": len(train) if train is not None else 0,
         "test_images": len(test) if test is not None else 0,
-        "load_average_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        **describe(),
     }
-    results: dict[str, list[dict] | None] = {}
-    if "throughput" in wanted:
-        results["throughput"] = throughput(train, epochs=epochs, seed=args.seed)
-        print(_table(results["throughput"]), flush=True)
-    if "accuracy" in wanted:
-        recipes = [("short (3 min)", SHORT_RECIPE), ("full (10 min)", REFERENCE_RECIPE)]
-        if quick:
-            recipes = [("quick", Recipe(epochs=2, batch_size=128, lr=3e-3))]
-        results["accuracy"] = time_to_accuracy(train, test, recipes, seed=args.seed)
-        print(_table(results["accuracy"]), flush=True)
-    if "book" in wanted:
-        results["book"] = book_times(args.book_times)
-    context["load_average_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    md_path, csv_path = write_report(args.out, results, context)
+    for section in wanted:
+        context = {
+            "date": dt.datetime.now().isoformat(timespec="seconds"),
+            **(size if section != "book" else {}),
+            "load_average_at_start": _load(),
+            **describe(),
+        }
+        if section == "throughput":
+            rows = throughput(train, epochs=epochs, seed=args.seed)
+        elif section == "accuracy":
+            recipes = [("short (3 min)", SHORT_RECIPE), ("full (10 min)", REFERENCE_RECIPE)]
+            if quick:
+                recipes = [("quick", Recipe(epochs=2, batch_size=128, lr=3e-3))]
+            rows = time_to_accuracy(train, test, recipes, seed=args.seed)
+        else:
+            rows = book_times({"full": args.full_cache, "quick": args.quick_cache})
+        context["load_average_at_end"] = _load()
+        print(_table(rows) if rows is not None else f"{section}: nothing measured", flush=True)
+        write_section(args.out, section, rows, context)
+    md_path, csv_path = write_latest(args.out)
     print(f"wrote {md_path} and {csv_path}")
     return 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

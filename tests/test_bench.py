@@ -4,33 +4,61 @@ from __future__ import annotations
 
 import csv
 
+import nbformat
 import pytest
 
 from cnncourse import bench
 
 
-def test_book_section_reads_the_times_csv_and_writes_markdown_and_csv(tmp_path):
-    times = tmp_path / "times.csv"
-    times.write_text("chapter,seconds\nbook/convolution,12.5\nbook/dropout,30\n")
+def _cache(folder, seconds: dict[str, float]):
+    """A real jupyter-cache holding one executed notebook per chapter, as a book build leaves."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(folder)
+    for chapter, secs in seconds.items():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"print({secs!r})")])
+        bundle = CacheBundleIn(nb, f"/repo/book/{chapter}.md", data={"execution_seconds": secs})
+        cache.cache_notebook_bundle(bundle, check_validity=False)
+    return folder
+
+
+def test_book_section_reads_chapter_times_from_both_builds_caches(tmp_path):
+    full = _cache(tmp_path / "full", {"convolution": 120.0, "dropout": 300.0})
+    quick = _cache(tmp_path / "quick", {"convolution": 12.5})
     out = tmp_path / "results"
-    assert bench.main(["--only", "book", "--out", str(out), "--book-times", str(times)]) == 0
+    argv = ["--only", "book", "--out", str(out), "--full-cache", str(full)]
+    assert bench.main([*argv, "--quick-cache", str(quick)]) == 0
     md = (out / "latest.md").read_text()
-    assert "| book/convolution | 12.5 |" in md and "- cpu_count:" in md and "- date:" in md
+    assert "| convolution | 120.0 | 12.5 |" in md and "| dropout | 300.0 | not built |" in md
+    assert "| total | 420.0 | 12.5 |" in md and "- cpu_count:" in md and "- date:" in md
     rows = list(csv.DictReader((out / "latest.csv").open()))
-    assert {"section": "book", "row": "1", "key": "seconds", "value": "30.0"} in rows
+    assert {"section": "book", "row": "1", "key": "full_s", "value": "300.0"} in rows
+    assert {"section": "book", "row": "1", "key": "quick_s", "value": ""} in rows
 
 
-def test_missing_times_csv_is_reported_not_invented(tmp_path):
+def test_missing_build_is_reported_not_invented(tmp_path):
     out = tmp_path / "results"
-    bench.main(["--only", "book", "--out", str(out), "--book-times", str(tmp_path / "none.csv")])
+    argv = ["--only", "book", "--out", str(out), "--full-cache", str(tmp_path / "none")]
+    bench.main([*argv, "--quick-cache", str(tmp_path / "none")])
     assert "not measured" in (out / "latest.md").read_text()
+    assert not (tmp_path / "none").exists()  # looking did not create an empty cache
 
 
-def test_bad_times_csv_and_bad_options_are_refused(tmp_path, capsys):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("name,minutes\nx,1\n")
-    with pytest.raises(ValueError, match="'chapter' and 'seconds'"):
-        bench.book_times(bad)
+def test_a_section_rerun_alone_keeps_the_others(tmp_path):
+    speed = [{"loop": "naive DataLoader loop (PyTorch)", "images_per_s": 1000.0}]
+    bench.write_section(tmp_path, "throughput", speed, {"date": "monday"})
+    bench.write_section(tmp_path, "book", [{"chapter": "x", "full_s": 1.0}], {"date": "tuesday"})
+    md_path, csv_path = bench.write_latest(tmp_path)
+    text = md_path.read_text()
+    assert text.index("## Loop throughput") < text.index("## Chapter execution times")
+    assert "- date: monday" in text and "- date: tuesday" in text
+    rows = list(csv.DictReader(csv_path.open()))
+    assert {"section": "throughput", "row": "context", "key": "date", "value": "monday"} in rows
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_bad_options_are_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--epochs", "0"])
     assert "must be at least 1" in capsys.readouterr().err
@@ -42,6 +70,6 @@ def test_report_states_the_speed_ratios(tmp_path):
         {"loop": "cnncourse.train.fit (PyTorch)", "images_per_s": 3000.0},
         {"loop": "Keras fit (TensorFlow)", "images_per_s": 2000.0},
     ]
-    md_path, _ = bench.write_report(tmp_path, {"throughput": rows}, {"date": "today"})
+    md_path = bench.write_section(tmp_path, "throughput", rows, {"date": "today"})
     text = md_path.read_text()
     assert "fit / naive loop: **3.00x**" in text and "fit / Keras fit: **1.50x**" in text
