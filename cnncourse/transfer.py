@@ -106,10 +106,13 @@ class BaseAndHead(nn.Module):
         self.base_training = bool(base_training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, K)`` of images ``(N, C, H, W)``: the head applied to the base's features."""
         features = self.base(x)  # (N, F)
         return self.head(features)  # (N, K)
 
     def train(self, mode: bool = True) -> BaseAndHead:
+        """Set training mode like ``nn.Module.train``, but keep the base in inference mode
+        unless ``base_training`` is True."""
         super().train(mode)
         if mode and not self.base_training:
             self.base.eval()  # BatchNorm keeps its running statistics, dropout is off
@@ -271,9 +274,10 @@ def keras_split_model(model: Any, *, name: str = "base") -> tuple[Any, list[Any]
 
     Returns
     -------
-    (base, head_layers)
-        ``base``: a functional ``keras.Model`` named ``name``, images ``(N, H, W, C)``
-        -> features ``(N, F)``; ``head_layers``: the list of head layers, in order.
+    tuple
+        ``(base, head_layers)``: ``base`` is a functional ``keras.Model`` named ``name``,
+        images ``(N, H, W, C)`` -> features ``(N, F)``; ``head_layers`` lists the head's
+        layers in order.
     """
     keras = _keras()
     if not isinstance(model, keras.Model):
@@ -305,12 +309,13 @@ def keras_with_new_head(
     """A copy of a Keras classifier's base with a fresh ``Dense`` head; the twin of :func:`with_new_head`.
 
     The base is cloned with its weights (``pretrained`` is not changed) and wrapped
-    in :class:`InferenceMode`, so it always runs in inference mode, frozen or
-    fine-tuned: BatchNorm keeps its moving statistics and dropout stays off, as
-    :class:`BaseAndHead` does in PyTorch. (keras.io's recipe calls the base with
-    ``training=False`` in the functional graph instead; Keras 3.15 lets the outer
-    ``fit`` override that recorded flag, keras-team/keras PR #23364, so the wrapper
-    passes it at call time.) Freeze or unfreeze the base with
+    in ``InferenceMode`` (see :func:`inference_mode_class`), so it always runs in
+    inference mode, frozen or fine-tuned: BatchNorm keeps its moving statistics and
+    dropout stays off, as :class:`BaseAndHead` does in PyTorch. (keras.io's recipe
+    calls the base with ``training=False`` in the functional graph instead; Keras 3.15
+    lets the outer ``fit`` override that recorded flag, fixed upstream by
+    keras-team/keras PR #23364, so the wrapper passes it at call time.) Freeze or
+    unfreeze the base with
     ``model.get_layer("base").trainable = ...``, then ``compile`` again: Keras fixes
     the trainable weights when it compiles.
 

@@ -33,15 +33,16 @@ def fashion():
 def test_fit_keras_learns_and_returns_the_same_table_as_torch(fashion):
     train, test = fashion
     history = fit_keras(
-        build_model("tiny", "keras"), train, test, epochs=2, batch_size=64, lr=1e-3, seed=0
+        build_model("tiny", "keras"), train, test, epochs=3, batch_size=64, lr=1e-3, seed=0
     )
-    torch_history = fit(build_model("tiny"), train, test, epochs=2, batch_size=64, progress=False)
+    torch_history = fit(build_model("tiny"), train, test, epochs=1, batch_size=64, progress=False)
     assert list(history.columns) == list(COLUMNS) == list(torch_history.columns)
     assert dict(history.dtypes) == dict(torch_history.dtypes)
-    assert list(history["epoch"]) == [1, 2]
-    assert history["val_accuracy"].iloc[-1] > 0.6  # chance is 0.1
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert history["val_accuracy"].iloc[-1] > 0.5  # chance is 0.1
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     assert (history["seconds"] > 0).all()
-    assert history["lr"].tolist() == pytest.approx([1e-3, 1e-3])
+    assert history["lr"].tolist() == pytest.approx([1e-3] * 3)
 
 
 def test_standard_callbacks_stop_early_and_restore(fashion, tmp_path):
