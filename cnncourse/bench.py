@@ -144,21 +144,20 @@ def time_to_accuracy(train, test, recipes, *, seed: int = 0) -> list[dict]:
         model = ReferenceNet()
         history = fit(model, train, test, progress=False, seed=seed, **recipe.fit_kwargs())
         elapsed = history["seconds"].cumsum()
-        row = {
-            "recipe": label,
+        row = {"recipe": label, "parameters": count_parameters(model)}
+        for target, _ in TARGETS:  # the headline first: when each target was reached
+            reached = history.index[history["val_accuracy"] >= target]
+            key = f"s_to_{target * 100:.1f}%"
+            row[key] = float(elapsed.loc[reached[0]]) if len(reached) else None
+        row |= {
+            "final_test_accuracy": float(history["val_accuracy"].iloc[-1]),
+            "total_s": float(elapsed.iloc[-1]),
             "epochs": recipe.epochs,
             "batch_size": recipe.batch_size,
             "lr": recipe.lr,
             "augment": f"flip={recipe.flip} shift={recipe.shift} erase={recipe.erase}",
-            "parameters": count_parameters(model),
-            "final_test_accuracy": float(history["val_accuracy"].iloc[-1]),
-            "total_s": float(elapsed.iloc[-1]),
             "epoch_accuracies": " ".join(f"{a:.4f}" for a in history["val_accuracy"]),
         }
-        for target, _ in TARGETS:
-            reached = history.index[history["val_accuracy"] >= target]
-            key = f"s_to_{target * 100:.1f}%"
-            row[key] = float(elapsed.loc[reached[0]]) if len(reached) else None
         rows.append(row)
     return rows
 
@@ -229,8 +228,13 @@ def _ratios(rows: list[dict]) -> str:
 
 
 def write_section(out: Path, section: str, rows: list[dict] | None, context: dict) -> Path:
-    """Write ``<section>.md`` and ``<section>.csv`` (long format: row, key, value) to ``out``."""
+    """Write ``<section>.md`` and ``<section>.csv`` (long format: row, key, value) to ``out``.
+
+    The section's previous tables move to ``out/history/<section>-<their date>.*`` first:
+    a new run never erases an earlier, different result.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    _archive(out, section)
     md = [f"## {TITLES[section]}", ""] + [f"- {k}: {v}" for k, v in context.items()] + [""]
     if section == "throughput" and rows:
         md.append(_ratios(rows))
@@ -244,6 +248,22 @@ def write_section(out: Path, section: str, rows: list[dict] | None, context: dic
     lines += [[i, k, v] for i, row in enumerate(rows or []) for k, v in row.items()]
     _write_atomic(out / f"{section}.csv", _csv_text(lines))
     return out / f"{section}.md"
+
+
+def _archive(out: Path, section: str) -> None:
+    """Move the section's current tables to ``out/history``, named by the date they record."""
+    table = out / f"{section}.csv"
+    if not table.is_file():
+        return
+    with table.open(newline="") as handle:
+        dates = [r["value"] for r in csv.DictReader(handle) if r["key"] == "date"]
+    stamp = (dates[0] if dates else "undated").replace(":", "-")
+    history = out / "history"
+    history.mkdir(exist_ok=True)
+    for suffix in (".md", ".csv"):
+        current = out / f"{section}{suffix}"
+        if current.is_file():
+            current.replace(history / f"{section}-{stamp}{suffix}")
 
 
 def write_latest(out: Path) -> tuple[Path, Path]:

@@ -58,6 +58,15 @@ def test_a_section_rerun_alone_keeps_the_others(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_new_run_moves_the_previous_tables_to_history(tmp_path):
+    bench.write_section(tmp_path, "book", [{"chapter": "x", "full_s": 1.0}], {"date": "T1:00"})
+    bench.write_section(tmp_path, "book", [{"chapter": "x", "full_s": 2.0}], {"date": "T2:00"})
+    assert "| x | 2 |" in (tmp_path / "book.md").read_text()
+    assert "| x | 1 |" in (tmp_path / "history" / "book-T1-00.md").read_text()
+    assert (tmp_path / "history" / "book-T1-00.csv").is_file()
+    assert "book-T2" not in " ".join(p.name for p in (tmp_path / "history").iterdir())
+
+
 def test_bad_options_are_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--epochs", "0"])
@@ -73,3 +82,18 @@ def test_report_states_the_speed_ratios(tmp_path):
     md_path = bench.write_section(tmp_path, "throughput", rows, {"date": "today"})
     text = md_path.read_text()
     assert "fit / naive loop: **3.00x**" in text and "fit / Keras fit: **1.50x**" in text
+
+
+def test_time_to_accuracy_reports_each_target_first_and_none_when_missed():
+    from cnncourse.data import load
+    from cnncourse.models.reference import Recipe
+
+    images = load("fashion_mnist", "test")
+    train, test = images.subset(512, seed=0), images.subset(256, seed=1)
+    recipe = Recipe(epochs=2, batch_size=128, lr=3e-3, flip=True, shift=1)
+    (row,) = bench.time_to_accuracy(train, test, [("tiny run", recipe)])
+    assert list(row)[:4] == ["recipe", "parameters", "s_to_92.5%", "s_to_93.5%"]
+    assert row["parameters"] == 87_546
+    assert row["s_to_93.5%"] is None  # 512 images and two epochs do not get there
+    assert len(row["epoch_accuracies"].split()) == 2 and row["total_s"] > 0
+    assert 0.1 < row["final_test_accuracy"] <= 1.0
