@@ -287,10 +287,11 @@ def _csv_text(lines: list[list]) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename: a killed run never leaves half a table."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    """Write ``text`` so that a killed run never leaves half a table (see ``atomic_path``)."""
+    from cnncourse._files import atomic_path
+
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def _positive_int(text: str) -> int:

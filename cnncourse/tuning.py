@@ -41,6 +41,7 @@ def reference_builder(width: int, data: ImageSet) -> nn.Module:
     ``width=32`` is the default reference model; the grid scales all layers together.
     """
     from cnncourse.models import build_model
+    from cnncourse.models.reference import BLOCKS
 
     height, image_width, channels = data.image_shape
     return build_model(
@@ -48,7 +49,7 @@ def reference_builder(width: int, data: ImageSet) -> nn.Module:
         in_channels=channels,
         num_classes=data.num_classes,
         image_size=(height, image_width),
-        blocks=((max(1, width // 2), True), (width, True), (2 * width, False), (3 * width, True)),
+        blocks=tuple((max(1, w * width // 32), pool) for w, pool in BLOCKS),  # BLOCKS is width 32
     )
 
 
@@ -151,7 +152,7 @@ def schedule_curve(scheduler: str, *, lr: float, epochs: int, steps_per_epoch: i
     reacts to the validation loss, so its curve exists only after training (History ``lr``).
     Returns ``(epochs * steps_per_epoch,)`` values: the rate used by each step.
     """
-    from cnncourse.train.loop import make_scheduler
+    from cnncourse.train import make_scheduler
 
     if scheduler not in ("onecycle", "cosine"):
         raise ValueError(

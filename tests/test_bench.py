@@ -55,7 +55,7 @@ def test_a_section_rerun_alone_keeps_the_others(tmp_path):
     assert "- date: monday" in text and "- date: tuesday" in text
     rows = list(csv.DictReader(csv_path.open()))
     assert {"section": "throughput", "row": "context", "key": "date", "value": "monday"} in rows
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob(".*"))  # no temporary file left beside the tables
 
 
 def test_a_new_run_moves_the_previous_tables_to_history(tmp_path):

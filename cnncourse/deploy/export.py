@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnncourse.deploy._files import atomic_path, existing_file
+from cnncourse._files import atomic_path, existing_file
 from cnncourse.deploy.saving import _keras
 
 # --- export for serving ----------------------------------------------------------------

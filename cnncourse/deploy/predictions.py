@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cnncourse._files import atomic_path
 from cnncourse.data.imageset import ImageSet
-from cnncourse.deploy._files import atomic_path
 
 CSV_COLUMNS = ("id", "label", "class_name", "probability")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnncourse.deploy._files import atomic_path, existing_file
+from cnncourse._files import atomic_path, existing_file
 
 FORMAT = "cnncourse-torch-1"  # marks files written by save_torch
 

@@ -1,4 +1,4 @@
-"""Atomic writes and clear missing-file errors, shared by the deploy modules."""
+"""Atomic writes and clear missing-file errors, shared by the deploy modules and the benchmark."""
 
 from __future__ import annotations
 
