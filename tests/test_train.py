@@ -17,6 +17,7 @@ from cnncourse.train import (
     BatchAugment,
     History,
     TensorBatches,
+    default_optimizer,
     evaluate,
     fit,
     load_checkpoint,
@@ -284,3 +285,37 @@ def test_make_scheduler_says_when_to_step():
     assert make_scheduler(None, optimizer, 0.1, epochs=2, steps=5) == (None, False)
     step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
     assert make_scheduler(step, optimizer, 0.1, epochs=2, steps=5) == (step, False)
+
+
+def test_default_optimizer_is_fused_adam_and_steps_like_the_textbook_adam():
+    model, twin = tiny(seed=1), tiny(seed=1)
+    fused = default_optimizer(model, lr=1e-2)
+    assert fused.defaults["fused"] and fused.defaults["lr"] == 1e-2
+    plain = torch.optim.Adam(twin.parameters(), lr=1e-2)  # the for-loop implementation
+    images = torch.rand(8, 1, 28, 28)
+    labels = torch.arange(8) % 10
+    for net, optimizer in ((model, fused), (twin, plain)):
+        for _ in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(net(images), labels).backward()
+            optimizer.step()
+    for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
+        assert not torch.equal(p, tiny(seed=1).get_parameter(name))  # it did move
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_without_an_optimizer_trains_with_the_default_one(fashion, monkeypatch):
+    import cnncourse.train.loop as loop
+
+    built = []
+
+    def recording(model, lr):
+        built.append(default_optimizer(model, lr))
+        return built[-1]
+
+    monkeypatch.setattr(loop, "default_optimizer", recording)
+    train, _ = fashion
+    fit(tiny(), train.subset(256, seed=0), epochs=1, batch_size=64, lr=0.01, progress=False)
+    (optimizer,) = built
+    assert optimizer.defaults["fused"] and optimizer.param_groups[0]["lr"] == 0.01
+    assert all(int(state["step"]) == 4 for state in optimizer.state.values())  # 256 / 64 steps

@@ -8,6 +8,7 @@ when first used, so a PyTorch-only chapter never pays for it.
 from cnncourse.train.batches import BatchAugment, TensorBatches
 from cnncourse.train.history import COLUMNS, History
 from cnncourse.train.loop import (
+    default_optimizer,
     evaluate,
     fit,
     load_checkpoint,
@@ -30,6 +31,7 @@ __all__ = [
     "BatchAugment",
     "History",
     "TensorBatches",
+    "default_optimizer",
     "evaluate",
     "fit",
     "load_checkpoint",

@@ -233,6 +233,20 @@ def make_scheduler(
     return scheduler, per_batch
 
 
+def default_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Adam:
+    """The optimizer ``fit`` builds when none is given: Adam at ``lr``.
+
+    On CPU and CUDA it is the fused implementation (one kernel updates every parameter,
+    instead of a dozen small tensor operations per parameter tensor): ~5% of a tiny
+    CNN's epoch on 2 CPU cores, the same update up to float rounding.
+    """
+    params = list(model.parameters())
+    fused = bool(params) and all(
+        p.is_floating_point() and p.device.type in {"cpu", "cuda"} for p in params
+    )
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 def _check_fit_args(
     epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val
 ) -> None:
@@ -291,7 +305,7 @@ def fit(
     lr : float
         Learning rate of the default optimizer; the peak of the named schedules.
     optimizer : torch optimizer, optional
-        Default ``Adam(model.parameters(), lr)``.
+        Default :func:`default_optimizer`: ``Adam(model.parameters(), lr)``, fused on CPU/CUDA.
     scheduler : "onecycle", "cosine", "plateau", a torch scheduler or None
         Named schedules peak at / start from ``lr``; one-cycle and cosine step per batch,
         "plateau" halves ``lr`` when ``val_loss`` stalls for an epoch.
@@ -310,10 +324,13 @@ def fit(
         A tqdm bar per epoch, shown in terminals and notebooks, hidden in quick mode.
     seed : int, optional
         Seeds PyTorch, NumPy and the shuffle order, for repeatable runs.
+
+    On CPU, ``fit`` first calls :func:`cnncourse.runtime.tune_cpu_allocator` (freed
+    memory is kept for the next step instead of page-faulted in again): process-wide.
     """
     _check_fit_args(epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val)
     from cnncourse.runtime import device as pick_device
-    from cnncourse.runtime import seed_everything
+    from cnncourse.runtime import seed_everything, tune_cpu_allocator
 
     if seed is not None:
         seed_everything(seed)
@@ -327,6 +344,8 @@ def fit(
     if channels_last is None:
         has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
         channels_last = has_conv and device.type in {"cpu", "cuda"}
+    if device.type == "cpu":
+        tune_cpu_allocator()  # reuse freed activation memory: no page faults every step
     model.to(device)
     train_batches = as_batches(
         train,
@@ -344,7 +363,7 @@ def fit(
         check_model_fits(model, val_batches, "validation")
     if channels_last:  # after the probe, which also materialises lazy layers
         model.to(memory_format=torch.channels_last)
-    optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = optimizer if optimizer is not None else default_optimizer(model, lr)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     scheduler, per_batch = make_scheduler(scheduler, optimizer, lr, epochs, len(train_batches))
     scaler = torch.amp.GradScaler(device.type) if amp else None
