@@ -297,6 +297,9 @@ def fit(
 ) -> History:
     """Train ``model`` and return its :class:`History` (one row per epoch).
 
+    On CPU, ``fit`` first calls :func:`cnncourse.runtime.tune_cpu_allocator` (freed
+    memory is kept for the next step instead of page-faulted in again): process-wide.
+
     Parameters
     ----------
     train, val : ImageSet, (images, labels) tensors or DataLoader
@@ -324,9 +327,6 @@ def fit(
         A tqdm bar per epoch, shown in terminals and notebooks, hidden in quick mode.
     seed : int, optional
         Seeds PyTorch, NumPy and the shuffle order, for repeatable runs.
-
-    On CPU, ``fit`` first calls :func:`cnncourse.runtime.tune_cpu_allocator` (freed
-    memory is kept for the next step instead of page-faulted in again): process-wide.
     """
     _check_fit_args(epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val)
     from cnncourse.runtime import device as pick_device
