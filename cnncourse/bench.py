@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=_positive_int,
         default=None,
-        help="throughput rounds, one epoch per loop each (default 7, quick 2)",
+        help="throughput rounds, one epoch per loop each (default 11, quick 2)",
     )
     parser.add_argument(
         "--full-cache",
@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = args.quick
     if args.out is None:  # a smoke test must not overwrite the real tables
         args.out = DEFAULT_OUT / "quick" if quick else DEFAULT_OUT
-    epochs = args.epochs or (2 if quick else 7)
+    epochs = args.epochs or (2 if quick else 11)
     _import_frameworks()
     from cnncourse.data import DataNotFoundError, load
     from cnncourse.models.reference import REFERENCE_RECIPE, SHORT_RECIPE, Recipe
