@@ -1,4 +1,4 @@
-"""Atomic writes and clear missing-file errors, shared by the deploy modules and the benchmark."""
+"""Atomic writes and clear missing-file errors: checkpoints, downloads, deploy files, benchmark tables."""
 
 from __future__ import annotations
 

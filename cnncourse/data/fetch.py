@@ -13,11 +13,11 @@ import functools
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
 
+from cnncourse._files import atomic_path
 from cnncourse.data.registry import DatasetSpec, RemoteFile
 
 DATA_ENV = "CNNCOURSE_DATA"
@@ -122,19 +122,12 @@ def download_file(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path) -> Path
 
 
 def _fetch_verified(url: str, remote: RemoteFile, target: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{remote.filename}.", suffix=".part", dir=target.parent
-    )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+    with atomic_path(target, suffix=".part") as tmp:  # renamed onto target only if verified
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
-        if not verify(tmp, remote):
+        if not verify(Path(tmp), remote):
             raise ChecksumError(f"checksum mismatch (expected md5 {remote.md5})")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _missing_message(spec: DatasetSpec, remote: RemoteFile, rejected: list[Path], why: str) -> str:

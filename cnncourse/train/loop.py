@@ -9,7 +9,6 @@ schedules, early stopping, checkpoints, mixed precision and a progress bar.
 from __future__ import annotations
 
 import copy
-import os
 import pickle
 import sys
 import time
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnncourse._files import atomic_path
 from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
 from cnncourse.train.history import History
 
@@ -151,7 +151,6 @@ def predict(
 def save_checkpoint(path, model, optimizer, *, epoch: int, config: dict, metrics: dict) -> Path:
     """Write model + optimizer state, epoch, config and metrics; atomic (temp file + rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -159,9 +158,8 @@ def save_checkpoint(path, model, optimizer, *, epoch: int, config: dict, metrics
         "config": config,
         "metrics": {k: float(v) for k, v in metrics.items()},
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # a crash mid-save never leaves a half-written checkpoint
+    with atomic_path(path, suffix=".tmp") as tmp:  # a crash mid-save leaves the old file
+        torch.save(state, tmp)
     return path
 
 
