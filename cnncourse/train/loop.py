@@ -235,8 +235,9 @@ def default_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Adam:
     """The optimizer ``fit`` builds when none is given: Adam at ``lr``.
 
     On CPU and CUDA it is the fused implementation (one kernel updates every parameter,
-    instead of a dozen small tensor operations per parameter tensor): ~5% of a tiny
-    CNN's epoch on 2 CPU cores, the same update up to float rounding.
+    instead of a dozen small tensor operations per parameter tensor): Adam's step for
+    the tiny CNN went from 364 to 132 µs, ~8% of a training step on 2 CPU cores; the
+    same update up to float rounding.
     """
     params = list(model.parameters())
     fused = bool(params) and all(
