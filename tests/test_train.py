@@ -304,18 +304,45 @@ def test_default_optimizer_is_fused_adam_and_steps_like_the_textbook_adam():
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
+def test_weight_decay_gives_adamw_that_shrinks_weights_without_gradient():
+    model = tiny(seed=1)
+    optimizer = default_optimizer(model, lr=0.1, weight_decay=0.5)
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["fused"]
+    before = model.fc.weight.detach().clone()
+    for p in model.parameters():  # zero gradients: Adam alone would not move anything
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    # decoupled decay: w <- w * (1 - lr * weight_decay), whatever the gradient
+    torch.testing.assert_close(model.fc.weight.detach(), before * (1 - 0.1 * 0.5))
+    assert type(default_optimizer(model, lr=0.1)) is torch.optim.Adam
+    with pytest.raises(ValueError, match="weight_decay must be a number >= 0"):
+        default_optimizer(model, weight_decay=-0.1)
+
+
+def test_fit_refuses_weight_decay_beside_its_own_optimizer():
+    model = tiny()
+    images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
+    own = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="set it there instead"):
+        fit(model, (images, torch.arange(8) % 10), optimizer=own, weight_decay=0.05)
+    with pytest.raises(ValueError, match="weight_decay must be"):
+        fit(model, (images, torch.arange(8) % 10), weight_decay="a lot")
+
+
 def test_fit_without_an_optimizer_trains_with_the_default_one(fashion, monkeypatch):
     import cnncourse.train.loop as loop
 
     built = []
 
-    def recording(model, lr):
-        built.append(default_optimizer(model, lr))
+    def recording(model, lr, weight_decay):
+        built.append(default_optimizer(model, lr, weight_decay))
         return built[-1]
 
     monkeypatch.setattr(loop, "default_optimizer", recording)
     train, _ = fashion
     fit(tiny(), train.subset(256, seed=0), epochs=1, batch_size=64, lr=0.01, progress=False)
-    (optimizer,) = built
+    fit(tiny(), train.subset(64, seed=0), batch_size=64, weight_decay=0.05, progress=False)
+    optimizer, decaying = built
+    assert isinstance(decaying, torch.optim.AdamW) and decaying.defaults["weight_decay"] == 0.05
     assert optimizer.defaults["fused"] and optimizer.param_groups[0]["lr"] == 0.01
     assert all(int(state["step"]) == 4 for state in optimizer.state.values())  # 256 / 64 steps

@@ -231,19 +231,36 @@ def make_scheduler(
     return scheduler, per_batch
 
 
-def default_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Adam:
-    """The optimizer ``fit`` builds when none is given: Adam at ``lr``.
+def default_optimizer(
+    model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """The optimizer ``fit`` builds when none is given: Adam at ``lr``, or AdamW when
+    ``weight_decay`` > 0 (decoupled decay, as Keras' ``Adam(weight_decay=...)``).
 
     On CPU and CUDA it is the fused implementation (one kernel updates every parameter,
     instead of a dozen small tensor operations per parameter tensor): Adam's step for
     the tiny CNN went from 364 to 132 µs, ~8% of a training step on 2 CPU cores; the
     same update up to float rounding.
     """
+    _check_weight_decay(weight_decay)
     params = list(model.parameters())
     fused = bool(params) and all(
         p.is_floating_point() and p.device.type in {"cpu", "cuda"} for p in params
     )
+    if weight_decay > 0:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
     return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
+def _check_weight_decay(weight_decay) -> None:
+    if (
+        not isinstance(weight_decay, int | float)
+        or isinstance(weight_decay, bool)
+        or weight_decay < 0
+    ):
+        raise ValueError(
+            f"weight_decay must be a number >= 0, got {weight_decay!r}; 0.05 is a usual AdamW value."
+        )
 
 
 def _check_fit_args(
@@ -281,6 +298,7 @@ def fit(
     epochs: int = 1,
     batch_size: int = 256,
     lr: float = 1e-3,
+    weight_decay: float = 0.0,
     optimizer: torch.optim.Optimizer | None = None,
     loss_fn=None,
     scheduler=None,
@@ -306,6 +324,9 @@ def fit(
         tensors take the fast path (:class:`TensorBatches`); a DataLoader is used as is.
     lr : float
         Learning rate of the default optimizer; the peak of the named schedules.
+    weight_decay : float
+        Decoupled weight decay of the default optimizer (AdamW when > 0); it shrinks
+        every weight a little at each step, which regularises like a penalty on their size.
     optimizer : torch optimizer, optional
         Default :func:`default_optimizer`: ``Adam(model.parameters(), lr)``, fused on CPU/CUDA.
     scheduler : "onecycle", "cosine", "plateau", a torch scheduler or None
@@ -328,6 +349,12 @@ def fit(
         Seeds PyTorch, NumPy and the shuffle order, for repeatable runs.
     """
     _check_fit_args(epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val)
+    _check_weight_decay(weight_decay)
+    if optimizer is not None and weight_decay:
+        raise ValueError(
+            "weight_decay configures the default optimizer; with your own optimizer, set it "
+            "there instead, e.g. torch.optim.AdamW(model.parameters(), lr, weight_decay=0.05)."
+        )
     from cnncourse.runtime import device as pick_device
     from cnncourse.runtime import seed_everything, tune_cpu_allocator
 
@@ -362,7 +389,7 @@ def fit(
         check_model_fits(model, val_batches, "validation")
     if channels_last:  # after the probe, which also materialises lazy layers
         model.to(memory_format=torch.channels_last)
-    optimizer = optimizer if optimizer is not None else default_optimizer(model, lr)
+    optimizer = optimizer if optimizer is not None else default_optimizer(model, lr, weight_decay)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     scheduler, per_batch = make_scheduler(scheduler, optimizer, lr, epochs, len(train_batches))
     scaler = torch.amp.GradScaler(device.type) if amp else None
