@@ -107,6 +107,34 @@ def test_time_to_accuracy_reports_each_target_first_and_none_when_missed():
     assert row["s_to_93.5%"] is None  # 512 images and two epochs do not get there
     assert len(row["epoch_accuracies"].split()) == 2 and row["total_s"] > 0
     assert 0.1 < row["final_test_accuracy"] <= 1.0
+    # one view per image: the separate single-view evaluation is the same number
+    assert row["test_predictions"] == "single view"
+    assert row["final_single_view_accuracy"] == pytest.approx(row["final_test_accuracy"])
+
+
+def test_time_to_accuracy_judges_a_flip_test_recipe_on_flip_averaged_predictions(monkeypatch):
+    from cnncourse.data import load
+    from cnncourse.models.reference import Recipe
+    from cnncourse.models.tta import FlipAveraged
+    from cnncourse.train import loop
+
+    fitted = []
+    real_fit = loop.fit
+
+    def recording_fit(model, *args, **kwargs):
+        fitted.append(model)
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "fit", recording_fit)
+    monkeypatch.setattr("cnncourse.train.fit", recording_fit)
+    images = load("fashion_mnist", "test")
+    train, test = images.subset(256, seed=0), images.subset(128, seed=1)
+    recipe = Recipe(epochs=1, batch_size=128, lr=3e-3, flip_test=True)
+    (row,) = bench.time_to_accuracy(train, test, [("flipped", recipe)])
+    (model,) = fitted
+    assert isinstance(model, FlipAveraged)
+    assert row["test_predictions"] == "flip-averaged" and row["parameters"] == 87_546
+    assert 0.0 < row["final_single_view_accuracy"] <= 1.0
 
 
 def test_the_loops_take_turns_epoch_by_epoch(monkeypatch):

@@ -54,6 +54,10 @@ def test_recipe_is_frozen_and_feeds_fit():
     labels = torch.randint(0, 10, (256,))
     history = fit(ReferenceNet(), (images, labels), progress=False, **{**kwargs, "epochs": 1})
     assert len(history) == 1
+    # the recipe's weight decay reaches the optimizer fit builds
+    assert REFERENCE_RECIPE.weight_decay > 0
+    assert history.attrs["config"]["optimizer"] == "AdamW"
+    assert SHORT_RECIPE.fit_kwargs()["weight_decay"] == SHORT_RECIPE.weight_decay
 
 
 @pytest.mark.keras
