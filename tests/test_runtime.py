@@ -111,6 +111,8 @@ def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 default = faults()
 tuned = runtime.tune_cpu_allocator()
+faults()  # warm-up: small Python objects may split the first freed blocks, so the heap
+# can grow a few more times (seen in about 1 run in 3) before every 8 MB block fits again
 print(default, tuned, faults(), runtime.tune_cpu_allocator())
 """
 
@@ -125,8 +127,8 @@ def test_tuned_allocator_reuses_freed_memory_instead_of_page_faulting(monkeypatc
     ).stdout.split()
     default, tuned, after, again = int(out[0]), out[1], int(out[2]), out[3]
     assert tuned == "True" and again == "True"  # idempotent
-    assert default > 2_000  # glibc keeps handing the blocks back: fresh pages, again and again
-    assert after < 100  # tuned: the freed 8 MB are reused as they are
+    assert default > 2_000  # untuned, glibc hands blocks back to the OS: fresh pages again
+    assert after < 100  # tuned, once warm: the freed 8 MB are reused as they are
 
 
 def test_a_users_own_allocator_setting_is_left_alone(monkeypatch):
