@@ -116,17 +116,15 @@ def test_time_to_accuracy_judges_a_flip_test_recipe_on_flip_averaged_predictions
     from cnncourse.data import load
     from cnncourse.models.reference import Recipe
     from cnncourse.models.tta import FlipAveraged
-    from cnncourse.train import loop
+    from cnncourse.train import fit
 
     fitted = []
-    real_fit = loop.fit
 
     def recording_fit(model, *args, **kwargs):
         fitted.append(model)
-        return real_fit(model, *args, **kwargs)
+        return fit(model, *args, **kwargs)
 
-    monkeypatch.setattr(loop, "fit", recording_fit)
-    monkeypatch.setattr("cnncourse.train.fit", recording_fit)
+    monkeypatch.setattr("cnncourse.train.fit", recording_fit)  # what time_to_accuracy imports
     images = load("fashion_mnist", "test")
     train, test = images.subset(256, seed=0), images.subset(128, seed=1)
     recipe = Recipe(epochs=1, batch_size=128, lr=3e-3, flip_test=True)

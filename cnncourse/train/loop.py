@@ -264,13 +264,19 @@ def _check_weight_decay(weight_decay) -> None:
 
 
 def _check_fit_args(
-    epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val
+    epochs, batch_size, lr, weight_decay, optimizer, early_stopping, clip_grad_norm, scheduler, val
 ) -> None:
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}.")
     if not isinstance(lr, int | float) or lr <= 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}; 1e-3 suits Adam.")
+    _check_weight_decay(weight_decay)
+    if optimizer is not None and weight_decay:
+        raise ValueError(
+            "weight_decay configures the default optimizer; with your own optimizer, set it "
+            "there instead, e.g. torch.optim.AdamW(model.parameters(), lr, weight_decay=0.05)."
+        )
     if early_stopping is not None:
         if (
             not isinstance(early_stopping, int)
@@ -328,7 +334,8 @@ def fit(
         Decoupled weight decay of the default optimizer (AdamW when > 0); it shrinks
         every weight a little at each step, which regularises like a penalty on their size.
     optimizer : torch optimizer, optional
-        Default :func:`default_optimizer`: ``Adam(model.parameters(), lr)``, fused on CPU/CUDA.
+        Default :func:`default_optimizer`: ``Adam(model.parameters(), lr)``, fused on CPU/CUDA
+        (AdamW when ``weight_decay`` > 0).
     scheduler : "onecycle", "cosine", "plateau", a torch scheduler or None
         Named schedules peak at / start from ``lr``; one-cycle and cosine step per batch,
         "plateau" halves ``lr`` when ``val_loss`` stalls for an epoch.
@@ -348,13 +355,17 @@ def fit(
     seed : int, optional
         Seeds PyTorch, NumPy and the shuffle order, for repeatable runs.
     """
-    _check_fit_args(epochs, batch_size, lr, early_stopping, clip_grad_norm, scheduler, val)
-    _check_weight_decay(weight_decay)
-    if optimizer is not None and weight_decay:
-        raise ValueError(
-            "weight_decay configures the default optimizer; with your own optimizer, set it "
-            "there instead, e.g. torch.optim.AdamW(model.parameters(), lr, weight_decay=0.05)."
-        )
+    _check_fit_args(
+        epochs,
+        batch_size,
+        lr,
+        weight_decay,
+        optimizer,
+        early_stopping,
+        clip_grad_norm,
+        scheduler,
+        val,
+    )
     from cnncourse.runtime import device as pick_device
     from cnncourse.runtime import seed_everything, tune_cpu_allocator
 
