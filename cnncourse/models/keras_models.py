@@ -1,7 +1,8 @@
 """The course's architectures in Keras 3: twins of :mod:`cnncourse.models.torch_models`.
 
 Each builder returns a functional ``keras.Model`` taking ``(N, H, W, C)`` images and
-returning logits, with the same layers in the same order as the PyTorch class and
+returning logits, with the same layers as the PyTorch class (the weight layers in
+the same order; only the tiny CNN orders its ReLUs and poolings differently) and
 named layers (``conv1``, ``block2_bn1``, ``fc``...), so :mod:`cnncourse.interop` can pair them.
 Keras checks the input shape itself and raises a ``ValueError`` naming the expected shape.
 
@@ -42,6 +43,9 @@ def keras_tiny_cnn(
     name: str = "tiny_cnn",
 ) -> keras.Model:
     """Twin of :class:`~cnncourse.models.torch_models.TinyCNN` (padding "same": see there).
+
+    Conv -> ReLU -> pool here, while the PyTorch twin pools first: the same function
+    (max pooling commutes with ReLU), each in its framework's faster order.
 
     Input ``(N, H, W, C)`` floats; output ``(N, num_classes)`` logits.
     """
