@@ -28,7 +28,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 SECTIONS = ("throughput", "accuracy", "book")
@@ -91,8 +91,6 @@ def _epoch_runners(train, batch_size: int, seed: int) -> dict:
     from cnncourse.models import build_model
     from cnncourse.runtime import device as pick_device
     from cnncourse.runtime import seed_everything
-    from cnncourse.train import default_optimizer, fit
-    from cnncourse.train.keras import fit_keras
 
     device = pick_device()
     seed_everything(seed, keras=True)
@@ -102,41 +100,56 @@ def _epoch_runners(train, batch_size: int, seed: int) -> dict:
     loader = to_dataloader(train, batch_size, shuffle=True, transform=to_tensor, seed=seed)
     naive_optimizer = torch.optim.Adam(naive_model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
-    # (b) the package's loop: whole split on the device as uint8 (moved there once, not
-    # every round), channels-last batches; fit's own default optimizer, passed in so that
-    # its state carries over between rounds
-    fit_data = to_tensors(train, device)  # (images (N, C, H, W) uint8, labels (N,))
-    fit_model = build_model("tiny").to(device)
-    fit_optimizer = default_optimizer(fit_model, lr=1e-3)
-    # (c) Keras fit on TensorFlow, tf.data pipeline
-    keras_model = build_model("tiny", "keras")
 
     def naive() -> float:
         return naive_epoch(naive_model, loader, naive_optimizer, loss_fn, device)
 
-    def package() -> float:
+    # (b) the package's loop: whole split on the device as uint8 (moved there once, not
+    # every round), channels-last batches
+    fit_data = to_tensors(train, device)  # (images (N, C, H, W) uint8, labels (N,))
+    return {
+        "naive DataLoader loop (PyTorch)": naive,
+        "cnncourse.train.fit (PyTorch)": fit_epochs(build_model("tiny"), fit_data, batch_size),
+        # (c) Keras fit on TensorFlow, tf.data pipeline
+        "Keras fit (TensorFlow)": keras_epochs(build_model("tiny", "keras"), train, batch_size),
+    }
+
+
+def fit_epochs(model, data, batch_size: int = 64, lr: float = 1e-3) -> Callable[[], float]:
+    """A callable that trains ``model`` one more epoch with ``cnncourse.train.fit`` and
+    returns its seconds; fit's default optimizer is made once, so its state carries over."""
+    from cnncourse.runtime import device as pick_device
+    from cnncourse.train import default_optimizer, fit
+
+    device = pick_device()
+    model = model.to(device)
+    optimizer = default_optimizer(model, lr=lr)
+
+    def run_epoch() -> float:
         history = fit(
-            fit_model,
-            fit_data,
+            model,
+            data,
             epochs=1,
             batch_size=batch_size,
-            optimizer=fit_optimizer,
+            optimizer=optimizer,
             device=device,
             progress=False,
         )
         return float(history["seconds"].iloc[0])
 
-    def keras() -> float:
-        history = fit_keras(
-            keras_model, train, epochs=1, batch_size=batch_size, lr=1e-3, verbose=0
-        )
+    return run_epoch
+
+
+def keras_epochs(model, train, batch_size: int = 64, lr: float = 1e-3) -> Callable[[], float]:
+    """A callable that trains a Keras ``model`` on ``train`` (an ImageSet) one more epoch
+    with ``fit_keras`` and returns its seconds."""
+    from cnncourse.train.keras import fit_keras
+
+    def run_epoch() -> float:
+        history = fit_keras(model, train, epochs=1, batch_size=batch_size, lr=lr, verbose=0)
         return float(history["seconds"].iloc[0])
 
-    return {
-        "naive DataLoader loop (PyTorch)": naive,
-        "cnncourse.train.fit (PyTorch)": package,
-        "Keras fit (TensorFlow)": keras,
-    }
+    return run_epoch
 
 
 def _speed_row(name: str, n: int, seconds: list[float]) -> dict:

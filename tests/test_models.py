@@ -133,6 +133,21 @@ def test_tiny_cnn_runs_each_relu_on_the_pooled_maps(real_batch):
     assert dict(order)["relu1"] == (8, 14, 14) and dict(order)["relu2"] == (16, 7, 7)
 
 
+def test_keras_tiny_twin_pools_before_each_relu_too():
+    names = [layer.name for layer in build_model("tiny", "keras").layers]
+    assert names == [
+        "images",
+        "conv1",
+        "pool1",
+        "relu1",
+        "conv2",
+        "pool2",
+        "relu2",
+        "flatten",
+        "fc",
+    ]
+
+
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 def test_tiny_cnn_pooling_first_gives_exactly_the_textbook_logits_and_gradients(
     real_batch, memory_format

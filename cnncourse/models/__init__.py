@@ -1,8 +1,8 @@
 """The course's reference architectures, each in PyTorch and in Keras with the same shapes.
 
 ``build_model("tiny")`` returns a PyTorch ``nn.Module``; ``build_model("tiny", "keras")``
-returns its Keras twin: the same layers computing the same function, with the same
-parameter count, so :mod:`cnncourse.interop` can copy weights between them. Every model outputs
+returns its Keras twin: the same layers in the same order, with the same parameter
+count, so :mod:`cnncourse.interop` can copy weights between them. Every model outputs
 logits (no softmax): pair it with ``nn.CrossEntropyLoss`` or
 ``keras.losses.SparseCategoricalCrossentropy(from_logits=True)``.
 

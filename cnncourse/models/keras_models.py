@@ -1,8 +1,7 @@
 """The course's architectures in Keras 3: twins of :mod:`cnncourse.models.torch_models`.
 
 Each builder returns a functional ``keras.Model`` taking ``(N, H, W, C)`` images and
-returning logits, with the same layers as the PyTorch class (the weight layers in
-the same order; only the tiny CNN orders its ReLUs and poolings differently) and
+returning logits, with the same layers in the same order as the PyTorch class and
 named layers (``conv1``, ``block2_bn1``, ``fc``...), so :mod:`cnncourse.interop` can pair them.
 Keras checks the input shape itself and raises a ``ValueError`` naming the expected shape.
 
@@ -44,18 +43,17 @@ def keras_tiny_cnn(
 ) -> keras.Model:
     """Twin of :class:`~cnncourse.models.torch_models.TinyCNN` (padding "same": see there).
 
-    Conv -> ReLU -> pool here, while the PyTorch twin pools first: the same function
-    (max pooling commutes with ReLU), each in its framework's faster order.
+    Like the twin it pools before each ReLU: the same function as conv -> ReLU -> pool.
 
     Input ``(N, H, W, C)`` floats; output ``(N, num_classes)`` logits.
     """
     inputs, classes, _ = _input(in_channels, num_classes, image_size, min_size=4)
     x = layers.Conv2D(8, 3, padding="same", data_format="channels_last", name="conv1")(inputs)
-    x = layers.ReLU(name="relu1")(x)
     x = layers.MaxPooling2D(2, data_format="channels_last", name="pool1")(x)  # (N, H/2, W/2, 8)
+    x = layers.ReLU(name="relu1")(x)
     x = layers.Conv2D(16, 3, padding="same", data_format="channels_last", name="conv2")(x)
-    x = layers.ReLU(name="relu2")(x)
     x = layers.MaxPooling2D(2, data_format="channels_last", name="pool2")(x)  # (N, H/4, W/4, 16)
+    x = layers.ReLU(name="relu2")(x)
     x = layers.Flatten(data_format="channels_last", name="flatten")(
         x
     )  # (N, H/4 * W/4 * 16), channel-minor order

@@ -1,10 +1,9 @@
 """The course's architectures in PyTorch: :class:`TinyCNN`, :class:`VGGNet`, :class:`MLP`.
 
-Each has a Keras twin in :mod:`cnncourse.models.keras_models` with the same layers
-and matching names (PyTorch ``features.block1.conv1`` is Keras
+Each has a Keras twin in :mod:`cnncourse.models.keras_models` with the same layers in
+the same order and matching names (PyTorch ``features.block1.conv1`` is Keras
 ``block1_conv1``), so the parameter counts agree and :mod:`cnncourse.interop` can copy
-weights across. All return logits. The twins compute the same function; only
-:class:`TinyCNN` orders two layers differently from its twin, for speed (see there).
+weights across. All return logits.
 Initialisation is each framework's default: that difference is a chapter-9 topic.
 """
 
@@ -70,11 +69,11 @@ class TinyCNN(ImageClassifier):
     stride 1 PyTorch's ``padding=1`` is exactly Keras' ``padding="same"``, so the twins agree.
     For 1x28x28 inputs and 10 classes it has 80 + 1,168 + 7,850 = 9,098 parameters.
 
-    ``forward`` pools *before* each ReLU. Max pooling commutes with ReLU (the pooling
-    chapter's exercise), so outputs and gradients are exactly those of conv -> ReLU ->
-    pool, but the ReLU and its backward pass touch a quarter of the values: training
-    is ~9% faster on CPU. The Keras twin keeps conv -> ReLU -> pool, because
-    TensorFlow fuses that ReLU into the convolution (pool first costs it ~7%).
+    ``forward`` pools *before* each ReLU, and so does the Keras twin. Max pooling
+    commutes with ReLU (the pooling chapter's exercise), so outputs and gradients are
+    exactly those of conv -> ReLU -> pool, but the ReLU and its backward pass touch a
+    quarter of the values: PyTorch trains ~9% faster on CPU (Keras about the same;
+    ``benchmarks/experiments/pool_order.py`` measures both).
 
     Input ``(N, C, H, W)`` floats; output ``(N, num_classes)`` logits.
     """
