@@ -122,6 +122,51 @@ def test_clip_grad_norm_bounds_the_step(fashion):
     assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-3)
 
 
+def test_mixed_precision_clips_the_true_gradients_not_the_scaled_ones(fashion):
+    # fit's CUDA path (float16 autocast + GradScaler), run on the CPU, which supports both
+    train, _ = fashion
+    images, labels = to_tensors(train.subset(64))
+    model = tiny()
+    dtypes = []
+    model.conv1.register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    scaler = torch.amp.GradScaler("cpu")  # scales the loss by 65,536
+    train_one_epoch(
+        model,
+        TensorBatches(images, labels, batch_size=64),
+        torch.optim.SGD(model.parameters(), lr=1.0),
+        nn.CrossEntropyLoss(),
+        torch.device("cpu"),
+        scaler=scaler,
+        clip_grad_norm=1e-3,
+    )
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert dtypes == [torch.float16]  # autocast was on
+    assert scaler.get_scale() == 65536.0  # no inf/nan step was skipped
+    # clipping the scaled gradient would leave a step 65,536 times too short
+    assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-2)
+
+
+def test_mixed_precision_training_learns(fashion):
+    train, _ = fashion
+    images, labels = to_tensors(train.subset(1024))
+    model = tiny()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler("cpu")
+    losses = [
+        train_one_epoch(
+            model,
+            TensorBatches(images, labels, batch_size=64, shuffle=True, seed=epoch),
+            optimizer,
+            nn.CrossEntropyLoss(),
+            torch.device("cpu"),
+            scaler=scaler,
+        )["loss"]
+        for epoch in range(3)
+    ]
+    assert losses[2] < 0.8 * losses[0], losses
+
+
 def test_early_stopping_stops_and_restores_the_best_weights(fashion):
     train, test = fashion
     # validation labels shifted by one class: the better the model learns the real
