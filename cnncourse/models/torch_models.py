@@ -72,7 +72,7 @@ class TinyCNN(ImageClassifier):
     ``forward`` pools *before* each ReLU, and so does the Keras twin. Max pooling
     commutes with ReLU (the pooling chapter's exercise), so outputs and gradients are
     exactly those of conv -> ReLU -> pool, but the ReLU and its backward pass touch a
-    quarter of the values: PyTorch trains ~9% faster on CPU (Keras about the same;
+    quarter of the values: PyTorch trains 9-19% faster on CPU (Keras about the same;
     ``benchmarks/experiments/pool_order.py`` measures both).
 
     Input ``(N, C, H, W)`` floats; output ``(N, num_classes)`` logits.
