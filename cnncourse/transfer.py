@@ -294,7 +294,10 @@ def keras_split_model(model: Any, *, name: str = "base") -> tuple[Any, list[Any]
         cut -= 1
     if cut == 0:
         raise ValueError(f"{model.name!r} has a head but no base to split off.")
-    base = keras.Model(model.inputs, layers[cut - 1].output, name=name)
+    # one input as a tensor, not a one-item list: calling base(x) on a batch then
+    # matches its structure (a list makes Keras warn on every call)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    base = keras.Model(inputs, layers[cut - 1].output, name=name)
     return base, layers[cut:]
 
 
