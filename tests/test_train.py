@@ -107,30 +107,11 @@ def test_train_one_epoch_is_the_textbook_loop(fashion):
     assert stats["accuracy"] == correct / 256
 
 
-def test_clip_grad_norm_bounds_the_step(fashion):
-    train, _ = fashion
+def _clipped_sgd_step(train, clip: float, scaler=None, model=None) -> float:
+    """The norm of one plain SGD step of lr 1 on 64 images: the clipped gradient's norm."""
     images, labels = to_tensors(train.subset(64))
-    model = tiny()
+    model = model if model is not None else tiny()
     before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
-    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    batches = TensorBatches(images, labels, batch_size=64)
-    train_one_epoch(
-        model, batches, optimizer, nn.CrossEntropyLoss(), torch.device("cpu"), clip_grad_norm=1e-3
-    )
-    after = torch.cat([p.detach().flatten() for p in model.parameters()])
-    # one plain SGD step of lr 1 moves the weights by exactly the clipped gradient
-    assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-3)
-
-
-def test_mixed_precision_clips_the_true_gradients_not_the_scaled_ones(fashion):
-    # fit's CUDA path (float16 autocast + GradScaler), run on the CPU, which supports both
-    train, _ = fashion
-    images, labels = to_tensors(train.subset(64))
-    model = tiny()
-    dtypes = []
-    model.conv1.register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
-    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
-    scaler = torch.amp.GradScaler("cpu")  # scales the loss by 65,536
     train_one_epoch(
         model,
         TensorBatches(images, labels, batch_size=64),
@@ -138,13 +119,30 @@ def test_mixed_precision_clips_the_true_gradients_not_the_scaled_ones(fashion):
         nn.CrossEntropyLoss(),
         torch.device("cpu"),
         scaler=scaler,
-        clip_grad_norm=1e-3,
+        clip_grad_norm=clip,
     )
     after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    return (after - before).norm().item()
+
+
+def test_clip_grad_norm_bounds_the_step(fashion):
+    train, _ = fashion
+    # one plain SGD step of lr 1 moves the weights by exactly the clipped gradient
+    assert _clipped_sgd_step(train, clip=1e-3) == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_mixed_precision_clips_the_true_gradients_not_the_scaled_ones(fashion):
+    # fit's CUDA path (float16 autocast + GradScaler), run on the CPU, which supports both
+    train, _ = fashion
+    model = tiny()
+    dtypes = []
+    model.conv1.register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
+    scaler = torch.amp.GradScaler("cpu")  # scales the loss by 65,536
+    step = _clipped_sgd_step(train, clip=1e-3, scaler=scaler, model=model)
     assert dtypes == [torch.float16]  # autocast was on
     assert scaler.get_scale() == 65536.0  # no inf/nan step was skipped
     # clipping the scaled gradient would leave a step 65,536 times too short
-    assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-2)
+    assert step == pytest.approx(1e-3, rel=1e-2)
 
 
 def test_mixed_precision_training_learns(fashion):
