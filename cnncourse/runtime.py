@@ -106,16 +106,16 @@ _allocator_tuned = False
 
 
 def tune_cpu_allocator(largest_block_mb: int = 32) -> bool:
-    """Let freed tensor memory be reused by the next training step instead of returning it to the OS.
+    """Opt in to keeping freed tensor memory for the next training step (Linux, glibc).
 
-    PyTorch's CPU tensors come from ``malloc``. glibc serves blocks of a few hundred KB and
-    more (a batch of feature maps) with fresh ``mmap`` pages and unmaps them when freed,
-    so every step page-faults its activations in again: ~130 faults per step for the tiny
-    CNN at batch 64, ~10% of an epoch on 2 cores. Raising glibc's mmap and trim
-    thresholds keeps such blocks in the heap (what jemalloc or tcmalloc would do).
-    The setting is process-wide and costs only memory the process already used.
-    Linux with glibc only, and not when ``MALLOC_MMAP_THRESHOLD_`` is already set;
-    returns whether the thresholds are (now) raised. ``fit`` calls it on CPU.
+    PyTorch's CPU tensors come from ``malloc``. glibc serves large blocks (a batch of
+    feature maps) with fresh ``mmap`` pages and unmaps them when they are freed, so each
+    training step page-faults its activations in again. Raising glibc's mmap and trim
+    thresholds to ``largest_block_mb`` keeps such blocks in the heap, as jemalloc or
+    tcmalloc would. The setting is process-wide, so nothing in the package calls it:
+    a benchmark or a script that wants it calls it once, explicitly. It costs only memory
+    the process already used. It leaves a ``MALLOC_MMAP_THRESHOLD_`` set in the
+    environment alone; returns whether the thresholds are (now) raised.
     """
     global _allocator_tuned
     if _allocator_tuned:

@@ -45,6 +45,7 @@ def test_recipe_is_frozen_and_feeds_fit():
         REFERENCE_RECIPE.epochs = 1  # type: ignore[misc]
     kwargs = REFERENCE_RECIPE.fit_kwargs()
     assert kwargs["scheduler"] == "onecycle"
+    assert kwargs["fast"] is True  # the time targets rely on fit's explicit fast path
     assert kwargs["augment"] == BatchAugment(
         flip=REFERENCE_RECIPE.flip, shift=REFERENCE_RECIPE.shift
     )

@@ -377,8 +377,8 @@ def test_fit_without_an_optimizer_trains_with_the_default_one(fashion, monkeypat
 
     built = []
 
-    def recording(model, lr, weight_decay):
-        built.append(default_optimizer(model, lr, weight_decay))
+    def recording(model, lr, weight_decay, *, fused):
+        built.append(default_optimizer(model, lr, weight_decay, fused=fused))
         return built[-1]
 
     monkeypatch.setattr(loop, "default_optimizer", recording)
@@ -387,5 +387,56 @@ def test_fit_without_an_optimizer_trains_with_the_default_one(fashion, monkeypat
     fit(tiny(), train.subset(64, seed=0), batch_size=64, weight_decay=0.05, progress=False)
     optimizer, decaying = built
     assert isinstance(decaying, torch.optim.AdamW) and decaying.defaults["weight_decay"] == 0.05
-    assert optimizer.defaults["fused"] and optimizer.param_groups[0]["lr"] == 0.01
+    assert not optimizer.defaults["fused"] and optimizer.param_groups[0]["lr"] == 0.01
     assert all(int(state["step"]) == 4 for state in optimizer.state.values())  # 256 / 64 steps
+
+
+def _conv_weights_channels_last(model: nn.Module) -> bool:
+    weight = model.conv2.weight  # conv1 has one input channel: both layouts coincide
+    return weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+
+
+def test_fit_is_plain_on_cpu_and_fast_only_when_asked(fashion, monkeypatch):
+    import ctypes
+
+    import cnncourse.runtime as runtime
+
+    def no_allocator_tuning(*args, **kwargs):
+        raise AssertionError("fit must not change the process's memory allocator")
+
+    monkeypatch.setattr(runtime, "_allocator_tuned", False)
+    monkeypatch.setattr(ctypes, "CDLL", no_allocator_tuning)
+    train = fashion[0].subset(128, seed=0)
+    plain_model = tiny()
+    plain = fit(plain_model, train, batch_size=64, progress=False, seed=0)
+    assert plain.attrs["config"]["fast"] is False
+    assert plain.attrs["config"]["channels_last"] is False
+    assert not _conv_weights_channels_last(plain_model)
+    assert plain.attrs["config"]["optimizer"] == "Adam"
+    fast_model = tiny()
+    fast = fit(fast_model, train, batch_size=64, progress=False, seed=0, fast=True)
+    assert fast.attrs["config"]["fast"] is True and fast.attrs["config"]["channels_last"]
+    assert _conv_weights_channels_last(fast_model)
+    # the same training up to float rounding: the speed-ups change no result
+    assert fast["loss"].iloc[0] == pytest.approx(plain["loss"].iloc[0], rel=1e-3)
+    assert not runtime._allocator_tuned
+    with pytest.raises(ValueError, match="fast must be True, False or None"):
+        fit(tiny(), train, fast="yes", progress=False)
+
+
+def test_fast_fit_builds_the_fused_optimizer(fashion, monkeypatch):
+    import cnncourse.train.loop as loop
+
+    asked = []
+
+    def recording(model, lr, weight_decay, *, fused):
+        asked.append(fused)
+        return default_optimizer(model, lr, weight_decay, fused=fused)
+
+    monkeypatch.setattr(loop, "default_optimizer", recording)
+    train = fashion[0].subset(64, seed=0)
+    fit(tiny(), train, batch_size=64, progress=False)
+    fit(tiny(), train, batch_size=64, progress=False, fast=True)
+    fit(tiny(), train, batch_size=64, progress=False, fast=True, channels_last=False)
+    assert asked == [False, None, None]
+    assert not default_optimizer(tiny(), fused=False).defaults["fused"]
