@@ -43,17 +43,17 @@ def keras_tiny_cnn(
 ) -> keras.Model:
     """Twin of :class:`~cnncourse.models.torch_models.TinyCNN` (padding "same": see there).
 
-    Like the twin it pools before each ReLU: the same function as conv -> ReLU -> pool.
+    conv(8) -> ReLU -> maxpool 2 -> conv(16) -> ReLU -> maxpool 2 -> flatten -> dense.
 
     Input ``(N, H, W, C)`` floats; output ``(N, num_classes)`` logits.
     """
     inputs, classes, _ = _input(in_channels, num_classes, image_size, min_size=4)
     x = layers.Conv2D(8, 3, padding="same", data_format="channels_last", name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, data_format="channels_last", name="pool1")(x)  # (N, H/2, W/2, 8)
     x = layers.ReLU(name="relu1")(x)
+    x = layers.MaxPooling2D(2, data_format="channels_last", name="pool1")(x)  # (N, H/2, W/2, 8)
     x = layers.Conv2D(16, 3, padding="same", data_format="channels_last", name="conv2")(x)
-    x = layers.MaxPooling2D(2, data_format="channels_last", name="pool2")(x)  # (N, H/4, W/4, 16)
     x = layers.ReLU(name="relu2")(x)
+    x = layers.MaxPooling2D(2, data_format="channels_last", name="pool2")(x)  # (N, H/4, W/4, 16)
     x = layers.Flatten(data_format="channels_last", name="flatten")(
         x
     )  # (N, H/4 * W/4 * 16), channel-minor order

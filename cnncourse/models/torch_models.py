@@ -69,12 +69,6 @@ class TinyCNN(ImageClassifier):
     stride 1 PyTorch's ``padding=1`` is exactly Keras' ``padding="same"``, so the twins agree.
     For 1x28x28 inputs and 10 classes it has 80 + 1,168 + 7,850 = 9,098 parameters.
 
-    ``forward`` pools *before* each ReLU, and so does the Keras twin. Max pooling
-    commutes with ReLU (the pooling chapter's exercise), so outputs and gradients are
-    exactly those of conv -> ReLU -> pool, but the ReLU and its backward pass touch a
-    quarter of the values: PyTorch trains 9-19% faster on CPU (Keras about the same;
-    ``benchmarks/experiments/pool_order.py`` measures both).
-
     Input ``(N, C, H, W)`` floats; output ``(N, num_classes)`` logits.
     """
 
@@ -96,8 +90,8 @@ class TinyCNN(ImageClassifier):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = self.relu1(self.pool1(self.conv1(x)))  # (N, 8, H/2, W/2); pool first: see above
-        x = self.relu2(self.pool2(self.conv2(x)))  # (N, 16, H/4, W/4)
+        x = self.pool1(self.relu1(self.conv1(x)))  # (N, 8, H/2, W/2)
+        x = self.pool2(self.relu2(self.conv2(x)))  # (N, 16, H/4, W/4)
         x = self.flatten(x)  # (N, 16 * H/4 * W/4), channel-major order
         return self.fc(x)  # (N, num_classes)
 
