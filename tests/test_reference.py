@@ -9,13 +9,9 @@ import pytest
 import torch
 
 from cnncourse.models import build_model, count_parameters
-from cnncourse.models.reference import (
-    REFERENCE_RECIPE,
-    SHORT_RECIPE,
-    ReferenceNet,
-    keras_reference,
-)
+from cnncourse.models.reference import ReferenceNet, keras_reference
 from cnncourse.train import BatchAugment, fit
+from cnncourse.train.recipes import REFERENCE_RECIPE, SHORT_RECIPE
 
 
 def test_reference_net_is_small_and_outputs_logits():

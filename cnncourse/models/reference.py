@@ -1,4 +1,4 @@
-"""The course's fast reference model, in PyTorch and Keras, and the recipes that train it.
+"""The course's fast reference model, in PyTorch and Keras.
 
 Four 3x3 convolutions, each followed by BatchNorm and ReLU, with max pooling after
 the first, second and fourth, then one linear layer: 87,546 parameters for 1x28x28
@@ -6,15 +6,14 @@ inputs and 10 classes, small enough to train on a laptop CPU in minutes. Cheap f
 layers matter on a CPU: the only full-resolution layer is a thin convolution, and
 pooling comes before its BatchNorm and ReLU.
 
-:data:`SHORT_RECIPE` and :data:`REFERENCE_RECIPE` hold the training settings the
-benchmark reuses, so "the reference run" means the same thing everywhere.
+The recipes that train it, ``REFERENCE_RECIPE`` and ``SHORT_RECIPE``, live with the
+training loop, in ``train.recipes``: a model does not know how it is trained.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -24,86 +23,6 @@ from cnncourse.models.torch_models import ImageClassifier
 
 # (width, pool) per block: 28x28 -> 14 -> 7 -> 7 -> 3x3x96 features
 BLOCKS = ((16, True), (32, True), (64, False), (96, True))
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to train the reference model: pass ``**recipe.fit_kwargs()`` to ``cnncourse.train.fit``.
-
-    Attributes
-    ----------
-    epochs, batch_size, lr : int, int, float
-        The run's length, batch and peak learning rate (Adam).
-    scheduler : str
-        The learning-rate schedule's name for ``fit`` (one-cycle: warm up, then anneal).
-    flip, shift, erase : bool, int, int
-        Per-sample augmentation (``BatchAugment``): random left-right flips, random
-        shifts of up to ``shift`` pixels, a black ``erase`` x ``erase`` square.
-    weight_decay : float
-        Decoupled weight decay (AdamW when > 0; see ``default_optimizer``).
-    flip_test : bool
-        Judge the model by flip-averaged predictions
-        (:class:`~cnncourse.models.tta.FlipAveraged`): wrap it with :meth:`for_testing`.
-    fast : bool
-        Train with ``fit(..., fast=True)`` (fused Adam, channels-last): the time targets
-        are met that way on a CPU.
-    """
-
-    epochs: int
-    batch_size: int
-    lr: float
-    scheduler: str = "onecycle"
-    flip: bool = True
-    shift: int = 0
-    erase: int = 0
-    weight_decay: float = 0.0
-    flip_test: bool = False
-    fast: bool = True
-
-    def for_testing(self, model: nn.Module) -> nn.Module:
-        """``model`` as this recipe evaluates it: flip-averaged when ``flip_test``, else as is."""
-        from cnncourse.models.tta import FlipAveraged
-
-        return FlipAveraged(model) if self.flip_test else model
-
-    def augment(self):
-        """The :class:`~cnncourse.train.BatchAugment` of this recipe (``None`` without one)."""
-        from cnncourse.train.batches import BatchAugment
-
-        if not (self.flip or self.shift or self.erase):
-            return None
-        return BatchAugment(flip=self.flip, shift=self.shift, erase=self.erase)
-
-    def fit_kwargs(self) -> dict:
-        """Keyword arguments for ``cnncourse.train.fit``."""
-        return {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "scheduler": self.scheduler,
-            "augment": self.augment(),
-            "fast": self.fast,
-        }
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-# The long run, for the 93.5%-in-10-minutes target, judged on flip-averaged predictions;
-# benchmarks/results/ holds its runs.
-REFERENCE_RECIPE = Recipe(
-    epochs=30,
-    batch_size=128,
-    lr=3e-3,
-    scheduler="onecycle",
-    flip=True,
-    shift=1,
-    weight_decay=0.1,
-    flip_test=True,
-)
-# The short run, for the 92.5%-in-3-minutes target.
-SHORT_RECIPE = Recipe(epochs=12, batch_size=128, lr=3e-3, scheduler="onecycle", flip=True, shift=0)
 
 
 def _check_blocks(blocks) -> tuple[tuple[int, bool], ...]:

@@ -1,4 +1,4 @@
-"""Training: the PyTorch loop (``fit``, ``evaluate``, ``predict``) and the Keras helpers.
+"""Training: the PyTorch loop (``fit``, ``evaluate``, ``predict``), its recipes and the Keras helpers.
 
 PyTorch names import eagerly; the Keras helpers (``compile_classifier``,
 ``standard_callbacks``, ``history_frame``, ``fit_keras``) load TensorFlow only
@@ -17,6 +17,7 @@ from cnncourse.train.loop import (
     save_checkpoint,
     train_one_epoch,
 )
+from cnncourse.train.recipes import REFERENCE_RECIPE, SHORT_RECIPE, Recipe
 
 KERAS_NAMES = (
     "compile_classifier",
@@ -28,8 +29,11 @@ KERAS_NAMES = (
 
 __all__ = [
     "COLUMNS",
+    "REFERENCE_RECIPE",
+    "SHORT_RECIPE",
     "BatchAugment",
     "History",
+    "Recipe",
     "TensorBatches",
     "default_optimizer",
     "evaluate",
