@@ -13,8 +13,7 @@ import torch
 from torch import nn
 
 from cnncourse.data import load
-from cnncourse.models import MODEL_NAMES, build_model, count_parameters
-from cnncourse.models.torch_models import MLP, TinyCNN, VGGNet
+from cnncourse.models import MLP, MODEL_NAMES, TinyCNN, VGGNet, build_model, count_parameters
 
 keras = pytest.importorskip("keras")
 
@@ -232,3 +231,52 @@ def test_torch_models_do_not_import_tensorflow():
         "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_registry_holds_real_callables_and_the_public_face_builds_from_it():
+    from cnncourse.models import REGISTRY, keras_tiny_cnn
+
+    assert tuple(REGISTRY) == MODEL_NAMES
+    assert REGISTRY["tiny"] == (TinyCNN, keras_tiny_cnn)
+    for torch_class, keras_builder in REGISTRY.values():
+        assert callable(torch_class) and callable(keras_builder)
+
+
+def test_model_modules_import_nothing_upward_or_from_the_public_face():
+    import ast
+    from pathlib import Path
+
+    import cnncourse.models as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)] + [
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        ]
+        assert not [m for m in imported if m and m.startswith("cnncourse.train")], path.name
+        if path.name != "__init__.py":
+            assert "cnncourse.models" not in imported, f"{path.name} imports the public face"
+
+
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        ("cnncourse.models.torch_models", "TinyCNN", TinyCNN),
+        ("cnncourse.models.torch_models", "VGGNet", VGGNet),
+        ("cnncourse.models.keras_models", "keras_mlp", None),
+        ("cnncourse.models.reference", "Recipe", None),
+    ],
+)
+def test_old_import_paths_warn_and_still_work(old, name, new):
+    import importlib
+
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=f"{name} was renamed to"):
+        value = getattr(module, name)
+    if new is not None:
+        assert value is new
+    else:
+        assert callable(value)

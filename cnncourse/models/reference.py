@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from cnncourse.models import check_config, check_widths
-from cnncourse.models.torch_models import ImageClassifier
+from cnncourse._compat import resolve_renamed
+from cnncourse.models._base import BN_EPSILON, BN_MOMENTUM, ImageClassifier, keras_input
+from cnncourse.models._checks import check_widths
+
+if TYPE_CHECKING:  # annotations only: Keras loads when the builder runs
+    import keras
 
 # (width, pool) per block: 28x28 -> 14 -> 7 -> 7 -> 3x3x96 features
 BLOCKS = ((16, True), (32, True), (64, False), (96, True))
@@ -88,7 +93,7 @@ class ReferenceNet(ImageClassifier):
         return self.fc(self.flatten(x))  # (N, num_classes)
 
 
-# The name the model registry (``build_model("reference")``) looks up.
+# The name the registry of earlier releases looked up; ``build_model("reference")`` builds it.
 ReferenceCNN = ReferenceNet
 
 
@@ -99,25 +104,17 @@ def keras_reference(
     *,
     blocks: Sequence[tuple[int, bool]] = BLOCKS,
     name: str = "reference",
-):
+) -> keras.Model:
     """The Keras twin of :class:`ReferenceNet`: same layers, order and trainable parameters.
 
     Takes ``(N, H, W, C)`` floats. BatchNorm uses PyTorch's epsilon and momentum so the
     twins compute the same function once :mod:`cnncourse.interop` copies the weights.
     (Keras also counts BatchNorm's moving mean/variance as non-trainable weights.)
     """
-    from cnncourse._frameworks import import_keras
-
-    keras = import_keras()
-    from cnncourse.models.keras_models import BN_EPSILON, BN_MOMENTUM
-
-    layers = keras.layers
     blocks = _check_blocks(blocks)
     pools = sum(pool for _, pool in blocks)
-    channels, classes, (height, width) = check_config(
-        in_channels, num_classes, image_size, min_size=2**pools
-    )
-    inputs = keras.Input(shape=(height, width, channels), name="images")
+    keras, inputs, classes = keras_input(in_channels, num_classes, image_size, min_size=2**pools)
+    layers = keras.layers
     x = inputs
     for i, (out, pool) in enumerate(blocks, start=1):
         x = layers.Conv2D(out, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
@@ -128,3 +125,8 @@ def keras_reference(
     x = layers.Flatten(name="flatten")(x)
     outputs = layers.Dense(classes, name="fc")(x)  # (N, num_classes) logits
     return keras.Model(inputs, outputs, name=name)
+
+
+def __getattr__(name: str):
+    # Recipe, REFERENCE_RECIPE and SHORT_RECIPE moved to cnncourse.train.recipes
+    return resolve_renamed(__name__, name)
