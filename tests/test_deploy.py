@@ -50,6 +50,47 @@ def logits(model, data: ImageSet) -> torch.Tensor:
 # --- PyTorch files ----------------------------------------------------------------------
 
 
+def test_fit_and_save_torch_write_one_format_that_both_loaders_read(tmp_path):
+    torch.manual_seed(0)
+    model, data = models.build_model("tiny"), fake_images(64)
+    images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
+    labels = torch.from_numpy(data.labels)
+    path = tmp_path / "best.pt"
+    train.fit(model, (images, labels), epochs=1, batch_size=32, checkpoint=path, progress=False)
+    state = torch.load(path, weights_only=True)
+    assert state["format"] == deploy.FORMAT == train.checkpoint.FORMAT
+    assert state["version"] == train.checkpoint.VERSION and state["name"] == "tiny"
+    assert state["epoch"] == 1 and state["optimizer"] is not None
+    loaded = deploy.load_torch(path)  # fit's checkpoint rebuilds like a saved model
+    assert torch.equal(logits(loaded, data), logits(model.eval(), data))
+    deploy.save_torch(model, tmp_path / "saved.pt")
+    info = train.load_checkpoint(tmp_path / "saved.pt")
+    assert isinstance(info["model"], type(model)) and info["epoch"] is None
+    with pytest.raises(ValueError, match="no optimizer state"):
+        train.load_checkpoint(tmp_path / "saved.pt", optimizer=torch.optim.SGD([torch.zeros(1)]))
+
+
+def test_files_of_the_earlier_layouts_still_load(tmp_path):
+    model, data = trained_like(), fake_images()
+    weights = model.state_dict()
+    old_deploy = {"format": "cnncourse-torch-1", "name": "reference"}
+    old_deploy |= {"config": dict(model.config), "state_dict": weights}
+    torch.save(old_deploy, tmp_path / "deploy.pt")
+    assert torch.equal(
+        logits(deploy.load_torch(tmp_path / "deploy.pt"), data), logits(model, data)
+    )
+    old_fit = {"model": weights, "optimizer": None, "epoch": 3, "config": {"lr": 0.1}}
+    torch.save(old_fit | {"metrics": {"loss": 0.5}}, tmp_path / "fit.pt")
+    info = train.load_checkpoint(
+        tmp_path / "fit.pt", models.build_model("reference", blocks=SMALL)
+    )
+    assert info["epoch"] == 3 and info["config"] == {"lr": 0.1}
+    assert torch.equal(logits(info["model"].eval(), data), logits(model, data))
+    torch.save({"format": deploy.FORMAT, "version": 99}, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="version 99.*update cnncourse, or re-save"):
+        deploy.load_torch(tmp_path / "future.pt")
+
+
 def test_torch_round_trip_rebuilds_the_model_and_predicts_identically(tmp_path):
     model, data = trained_like(), fake_images()
     path = deploy.save_torch(model, tmp_path / "sub" / "model.pt")
@@ -108,10 +149,17 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
 
 def test_weights_of_another_model_give_a_clear_error(tmp_path):
     deploy.save_torch(trained_like(), tmp_path / "ref.pt")
-    with pytest.raises(ValueError, match="do not fit this TinyCNN.*'reference' model"):
+    with pytest.raises(ValueError, match="do not fit this TinyCNN.*build_model\\('reference'"):
         deploy.load_torch(tmp_path / "ref.pt", models.build_model("tiny"))
-    with pytest.raises(ValueError, match="do not fit"):  # same class, other widths
+    # same class, other widths: the first key whose shape differs, and the call that fits
+    with pytest.raises(ValueError, match="do not fit") as caught:
         deploy.load_torch(tmp_path / "ref.pt", models.build_model("reference"))
+    message = str(caught.value)
+    assert "'features.conv1.weight' is (4, 1, 3, 3) in the file but (16, 1, 3, 3)" in message
+    assert (
+        f"build_model('reference', in_channels=1, num_classes=10, image_size=28, blocks={SMALL!r})"
+        in message
+    )
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not a model", "truncate"])
@@ -121,12 +169,12 @@ def test_unreadable_files_give_a_clear_error(tmp_path, content):
         deploy.save_torch(trained_like(), path)
         content = path.read_bytes()[:200]
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="not a readable PyTorch file"):
+    with pytest.raises(ValueError, match="not a readable PyTorch file.*Re-save the model"):
         deploy.load_torch(path)
 
 
 def test_bad_paths_and_arguments(tmp_path):
-    with pytest.raises(FileNotFoundError, match="found nothing.*save_torch"):
+    with pytest.raises(FileNotFoundError, match="found nothing.*save_checkpoint"):
         deploy.load_torch(tmp_path / "missing.pt")
     with pytest.raises(FileNotFoundError, match="found a folder"):
         deploy.load_torch(tmp_path)

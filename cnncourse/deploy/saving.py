@@ -2,44 +2,34 @@
 
 from __future__ import annotations
 
-import pickle
 import zipfile
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from cnncourse._files import atomic_path, existing_file
+from cnncourse._frameworks import import_keras
+from cnncourse.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 
-FORMAT = "cnncourse-torch-1"  # marks files written by save_torch
+__all__ = ["FORMAT", "load_keras", "load_torch", "save_keras", "save_torch"]
 
-
-# --- PyTorch: state_dict files -------------------------------------------------------
+# --- PyTorch: the one checkpoint format of cnncourse.train.checkpoint ---------------------
 
 
 def save_torch(model: nn.Module, path: str | Path) -> Path:
-    """Write ``model``'s ``state_dict`` (and, for course models, how to rebuild it) to ``path``.
+    """Write ``model`` to ``path`` in the course's checkpoint format (see there).
 
-    The file holds tensors, strings, numbers and tuples only, so :func:`load_torch` can read
-    it with ``torch.load(weights_only=True)``. Course models (``cnncourse.models``) also store
-    their registry name and constructor arguments, so ``load_torch(path)`` rebuilds them.
+    The file holds tensors, strings, numbers and plain containers only, so
+    :func:`load_torch` reads it with ``torch.load(weights_only=True)``. Course models
+    (``cnncourse.models``) also store their registry name and constructor arguments, so
+    ``load_torch(path)`` rebuilds them. The same file as ``fit(..., checkpoint=path)``
+    writes, without the training state.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"save_torch expects a torch.nn.Module, got {type(model).__name__}.")
-    state = {
-        "format": FORMAT,
-        "name": getattr(model, "name", "") or "",
-        "config": dict(getattr(model, "config", {}) or {}),
-        # contiguous copies: a channels-last model (cnncourse.train.fit) saves plain tensors
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return save_checkpoint(path, model)
 
 
 def load_torch(path: str | Path, model: nn.Module | None = None) -> nn.Module:
-    """Load weights saved by :func:`save_torch` (or a bare ``state_dict``) safely.
+    """Load a checkpoint (from :func:`save_torch`, ``fit`` or a bare ``state_dict``) safely.
 
     ``torch.load(weights_only=True)`` rebuilds tensors and plain containers only: a file
     that asks to import or call anything else is refused with a ``ValueError`` before any
@@ -47,54 +37,7 @@ def load_torch(path: str | Path, model: nn.Module | None = None) -> nn.Module:
     config; with it, the weights go into ``model``, whose layers must match. The model is
     returned in eval mode on the CPU.
     """
-    if model is not None and not isinstance(model, nn.Module):
-        raise TypeError(
-            f"model must be a torch.nn.Module (or None to rebuild it), got {type(model).__name__}."
-        )
-    path = existing_file(path, "a PyTorch weights file", "save_torch(model, path)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):
-            raise ValueError(f"{path} is not a readable PyTorch file: {err}") from err
-        raise ValueError(
-            f"refused to load {path}: it asks to run Python code or build objects beyond "
-            "tensors and plain containers, which a weights file never needs. Nothing in it "
-            f"was executed. Only load files from sources you trust. ({_culprit(err)})"
-        ) from err
-    except (RuntimeError, EOFError, KeyError) as err:  # truncated, empty, not a torch file
-        raise ValueError(
-            f"{path} is not a readable PyTorch file (truncated or of another kind): "
-            f"{type(err).__name__}: {str(err)[:200]}"
-        ) from err
-    if isinstance(state, dict) and state.get("format") == FORMAT:
-        weights, name, config = state["state_dict"], state["name"], state["config"]
-    elif isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values()):
-        weights, name, config = state, "", {}  # a bare state_dict from torch.save
-    else:
-        raise ValueError(
-            f"{path} holds a {type(state).__name__}, not model weights; expected a file "
-            "written by save_torch or torch.save(model.state_dict(), path)."
-        )
-    if model is None:
-        if not name:
-            raise ValueError(
-                f"{path} holds bare weights without the model's name: build the model "
-                "first and pass it, load_torch(path, model)."
-            )
-        from cnncourse.models import build_model
-
-        model = build_model(name, **config)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        stored = f"a {name!r} model with {config}" if name else "another model"
-        raise ValueError(
-            f"the weights in {path} do not fit this {type(model).__name__}: they were saved "
-            f"from {stored}. Build the same architecture, or call load_torch(path) without "
-            f"a model to rebuild it. PyTorch says: {err}"
-        ) from err
-    return model.cpu().eval()
+    return load_checkpoint(path, model)["model"].cpu().eval()
 
 
 # --- Keras: .keras files ---------------------------------------------------------------
@@ -136,12 +79,6 @@ def load_keras(path: str | Path):
         ) from err
 
 
-def _culprit(err: Exception) -> str:
-    """The line of torch's weights-only error that names what the file wanted to load."""
-    lines = [line.strip() for line in str(err).splitlines() if "Unsupported global" in line]
-    return lines[0].split(" Please use")[0] if lines else str(err).splitlines()[0]
-
-
 def _keras_suffix(path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
@@ -153,6 +90,4 @@ def _keras_suffix(path) -> Path:
 
 
 def _keras():
-    from cnncourse._frameworks import import_keras
-
     return import_keras()

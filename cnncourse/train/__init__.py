@@ -6,15 +6,14 @@ when first used, so a PyTorch-only chapter never pays for it.
 """
 
 from cnncourse.train.batches import BatchAugment, TensorBatches
+from cnncourse.train.checkpoint import load_checkpoint, save_checkpoint
 from cnncourse.train.history import COLUMNS, History
 from cnncourse.train.loop import (
     default_optimizer,
     evaluate,
     fit,
-    load_checkpoint,
     make_scheduler,
     predict,
-    save_checkpoint,
     train_one_epoch,
 )
 from cnncourse.train.recipes import REFERENCE_RECIPE, SHORT_RECIPE, Recipe

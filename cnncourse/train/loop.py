@@ -15,20 +15,18 @@ A call to ``fit`` never changes anything outside the model and its data.
 from __future__ import annotations
 
 import copy
-import pickle
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cnncourse._files import atomic_path
 from cnncourse.runtime import device as pick_device
 from cnncourse.runtime import is_quick, seed_everything
 from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
+from cnncourse.train.checkpoint import save_checkpoint
 from cnncourse.train.history import History
 
 SCHEDULERS = ("onecycle", "cosine", "plateau")
@@ -155,48 +153,6 @@ def predict(
     ]
     probabilities = torch.cat(probs).numpy()
     return probabilities.argmax(axis=1), probabilities
-
-
-def save_checkpoint(path, model, optimizer, *, epoch: int, config: dict, metrics: dict) -> Path:
-    """Write model + optimizer state, epoch, config and metrics; atomic (temp file + rename)."""
-    path = Path(path)
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "epoch": int(epoch),
-        "config": config,
-        "metrics": {k: float(v) for k, v in metrics.items()},
-    }
-    with atomic_path(path, suffix=".tmp") as tmp:  # a crash mid-save leaves the old file
-        torch.save(state, tmp)
-    return path
-
-
-def load_checkpoint(
-    path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
-) -> dict:
-    """Restore a checkpoint written by ``fit``; returns ``{"epoch", "config", "metrics"}``.
-
-    Loads with ``weights_only=True``: tensors and plain containers only, so a file
-    that carries pickled Python objects (which could run code) is refused.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; fit(..., checkpoint=path) writes one.")
-    try:
-        state = torch.load(path, map_location=_model_device(model), weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"refused to load {path}: it holds Python objects beyond tensors and plain "
-            "containers, which could execute code. Only load checkpoints written by "
-            f"cnncourse.train.fit (or torch.save of a state_dict). Details: {err}"
-        ) from err
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} is not a cnncourse checkpoint (expected a dict with 'model').")
-    model.load_state_dict(state["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    return {k: state.get(k) for k in ("epoch", "config", "metrics")}
 
 
 def _show_progress(progress: bool) -> bool:
@@ -358,7 +314,8 @@ def fit(
         best weights (as Keras' ``EarlyStopping(restore_best_weights=True)``).
     checkpoint : path, optional
         Save the best model, optimizer, epoch and config there (by ``val_loss``, or by
-        ``loss`` without ``val``). Read it back with :func:`load_checkpoint`.
+        ``loss`` without ``val``), in the one checkpoint format of
+        :mod:`cnncourse.train.checkpoint`; read it back with ``load_checkpoint``.
     fast : bool, optional
         The speed-ups that change results only by float rounding: fused Adam for the
         default optimizer, channels-last memory format for convolutional models (it
