@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,9 @@ import torch
 from torch import nn
 
 from cnncourse._files import atomic_path
+from cnncourse._util import to_numpy
 from cnncourse.data.imageset import ImageSet
+from cnncourse.train.loop import predict
 
 CSV_COLUMNS = ("id", "label", "class_name", "probability")
 
@@ -24,30 +25,27 @@ CSV_COLUMNS = ("id", "label", "class_name", "probability")
 def predict_proba(model, data: ImageSet, *, batch_size: int = 1000) -> np.ndarray:
     """Softmax probabilities ``(N, K)`` of ``model`` on every image of ``data``.
 
-    ``model`` is a PyTorch module or exported program (fed float ``(N, C, H, W)`` in
-    ``[0, 1]``), a Keras model or a SavedModel's ``serve`` function (fed ``(N, H, W, C)``).
-    All of them output logits, as the course's models do.
+    ``model`` is a PyTorch module or exported program, run by
+    :func:`cnncourse.train.predict` (float ``(N, C, H, W)`` in ``[0, 1]``, eval mode, on
+    the model's device), or a Keras model or a SavedModel's ``serve`` function (fed
+    ``(N, H, W, C)``). All of them output logits, as the course's models do.
     """
     if not isinstance(data, ImageSet):
         raise TypeError(f"data must be an ImageSet (cnncourse.data.load), got {type(data)}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    is_torch = isinstance(model, nn.Module)
-    if not is_torch and not callable(model):
+    if isinstance(model, nn.Module):
+        return predict(model, data, batch_size=batch_size)[1]
+    if not callable(model):
         raise TypeError(f"model must be a PyTorch or Keras model, got {type(model).__name__}.")
     outputs = []
-    context = _eval_mode(model) if is_torch else contextlib.nullcontext()
-    with context, torch.inference_mode():
-        for start in range(0, len(data), batch_size):
-            images = (
-                data.images[start : start + batch_size].astype(np.float32) / 255
-            )  # (B, H, W, C)
-            if is_torch:
-                x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
-                logits = model(x).float()  # (B, K)
-            else:
-                logits = torch.as_tensor(np.asarray(_numpy(model(images))))  # (B, K)
-            outputs.append(torch.softmax(logits, dim=1).numpy())
+    for start in range(0, len(data), batch_size):
+        images = data.images[start : start + batch_size].astype(np.float32) / 255  # (B, H, W, C)
+        logits = model(images)  # (B, K), or a dict with one entry from a SavedModel
+        if isinstance(logits, dict):
+            (logits,) = logits.values()
+        logits = torch.from_numpy(to_numpy(logits, "the model's output", dtype=np.float32))
+        outputs.append(torch.softmax(logits, dim=1).numpy())
     return np.concatenate(outputs)
 
 
@@ -75,7 +73,8 @@ class Agreement:
 
 def compare_predictions(reference, candidate, *, atol: float = 1e-5) -> Agreement:
     """Compare ``candidate`` probabilities ``(N, K)`` with ``reference``: max difference, labels."""
-    reference, candidate = np.asarray(reference), np.asarray(candidate)
+    reference = to_numpy(reference, "reference")
+    candidate = to_numpy(candidate, "candidate")
     if reference.shape != candidate.shape or reference.ndim != 2:
         raise ValueError(
             "expected two arrays of probabilities with the same shape (N, K), got "
@@ -100,7 +99,7 @@ def predictions_to_csv(
     ``ids`` default to the image's position ``0..N-1``. The file is written to a temporary
     name and renamed, so readers never see half a file. Returns the table written.
     """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities = to_numpy(probabilities, "probabilities", dtype=np.float64)
     if probabilities.ndim != 2 or probabilities.shape[1] != len(class_names):
         raise ValueError(
             f"probabilities must be (N, {len(class_names)}) for {len(class_names)} class "
@@ -127,25 +126,3 @@ def predictions_to_csv(
     with atomic_path(path, suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     return table
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module):
-    """Eval mode for a regular module; exported programs are fixed in eval mode already."""
-    was_training = model.training
-    try:
-        model.eval()
-    except NotImplementedError:  # torch.export's modules refuse .eval(): nothing to switch
-        yield
-        return
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
-def _numpy(value):
-    """A Keras/TensorFlow output (tensor, or a dict with one entry) as a NumPy array."""
-    if isinstance(value, dict):
-        (value,) = value.values()
-    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)

@@ -20,7 +20,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from cnncourse._util import evaluating
 from cnncourse.data.imageset import ImageSet
+from cnncourse.data.torch_adapters import to_tensors
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,6 @@ class TensorBatches:
     @classmethod
     def from_imageset(cls, data: ImageSet, device=None, **kwargs) -> TensorBatches:
         """Move the whole ImageSet to ``device`` once (uint8) and batch it from there."""
-        from cnncourse.data.torch_adapters import to_tensors
-
         images, labels = to_tensors(data, device)
         return cls(images, labels, **kwargs)
 
@@ -275,10 +275,8 @@ def check_model_fits(model: nn.Module, batches, what: str) -> int:
     param = next(model.parameters(), None)
     images = images.to(param.device if param is not None else images.device)
     images = images.float() / 255 if images.dtype == torch.uint8 else images.float()
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             out = model(images)  # (1, K)
     except (RuntimeError, ValueError) as err:
         first = next((m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)), None)
@@ -291,8 +289,6 @@ def check_model_fits(model: nn.Module, batches, what: str) -> int:
             f"the model cannot process {what} images of shape {tuple(images.shape[1:])} "
             f"(C, H, W){wants}. Check the channel count and image size. Error: {err}"
         ) from err
-    finally:
-        model.train(was_training)
     if out.ndim != 2:
         raise ValueError(f"the model must return logits (B, K), got shape {tuple(out.shape)}.")
     classes = out.shape[1]

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from cnncourse._util import evaluating
 from cnncourse.runtime import device as pick_device
 from cnncourse.runtime import is_quick, seed_everything
 from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
@@ -117,14 +118,10 @@ def _outputs(model: nn.Module, data, batch_size: int, device):
     batches = as_batches(
         data, batch_size=batch_size, device=device, channels_last=_uses_channels_last(model)
     )
-    was_training = model.training
-    model.eval()  # BatchNorm uses running statistics, Dropout is off
-    try:
-        with torch.inference_mode():
-            for images, labels in batches:
-                yield model(images.to(device)), labels.to(device)
-    finally:
-        model.train(was_training)
+    # eval mode: BatchNorm uses running statistics, Dropout is off; the mode comes back after
+    with evaluating(model), torch.inference_mode():
+        for images, labels in batches:
+            yield model(images.to(device)), labels.to(device)
 
 
 def evaluate(model: nn.Module, data, *, batch_size: int = 1024, device=None, loss_fn=None) -> dict:
