@@ -6,6 +6,7 @@ laptop CPU, in CI (quick mode) and on a Colab GPU (full mode) without edits.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import random
@@ -124,8 +125,6 @@ def tune_cpu_allocator(largest_block_mb: int = 32) -> bool:
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ:  # the user chose their own setting
         return False
-    import ctypes
-
     libc = ctypes.CDLL("libc.so.6")
     block = largest_block_mb << 20
     _allocator_tuned = bool(

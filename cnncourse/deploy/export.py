@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from cnncourse._files import atomic_path, existing_file
+from cnncourse._frameworks import import_tf
 from cnncourse.deploy.saving import _keras
 
 # --- export for serving ----------------------------------------------------------------
@@ -90,8 +91,6 @@ def load_keras_export(path: str | Path):
             f"no SavedModel at {path} (expected {path / 'saved_model.pb'}); "
             "export_keras(model, path) writes one."
         )
-    from cnncourse._frameworks import import_tf
-
     return _Served(import_tf().saved_model.load(str(path)), path)
 
 
