@@ -8,7 +8,7 @@ import torch
 from cnncourse.exercises import check
 from cnncourse.exercises.checks import transfer_learning as tl
 from cnncourse.models import build_model, count_parameters
-from cnncourse.transfer import with_new_head
+from cnncourse.train.transfer import with_new_head
 
 
 @pytest.fixture(autouse=True)

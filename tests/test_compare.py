@@ -1,4 +1,4 @@
-"""cnncourse.compare: data orders, the stopwatch, lines of code, output gaps, Adam's epsilon
+"""cnncourse.interop (fairness helpers): data orders, the stopwatch, lines of code, output gaps, Adam's epsilon
 against both frameworks, and a script run on the PyTorch backend of Keras."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnncourse.compare import (
+from cnncourse.interop import (
     Stopwatch,
     count_code_lines,
     epoch_orders,

@@ -1,4 +1,4 @@
-"""cnncourse.transfer: base/head split, freezing (BatchNorm included), new heads, both frameworks."""
+"""cnncourse.train.transfer: base/head split, freezing (BatchNorm included), new heads, both frameworks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from cnncourse import transfer
 from cnncourse.data import load
 from cnncourse.models import build_model, count_parameters
-from cnncourse.train import fit
+from cnncourse.train import fit, transfer
 
 
 @pytest.fixture(scope="module")
