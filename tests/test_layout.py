@@ -218,3 +218,20 @@ def test_the_package_and_its_pytorch_layers_do_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_lazy_module_getattr_imports_on_first_use_and_refuses_unknown_names(monkeypatch):
+    from cnncourse._lazy import lazy_module_getattr
+
+    module = type(sys)("cnncourse_lazy_probe")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    module.__getattr__, module.__dir__ = lazy_module_getattr(
+        module.__name__, ["to_numpy"], lazy={"to_numpy": "cnncourse._util"}
+    )
+    from cnncourse._util import to_numpy
+
+    assert module.to_numpy is to_numpy
+    assert "to_numpy" in vars(module)  # cached: the next read skips __getattr__
+    assert dir(module) == ["to_numpy"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        module.nothing  # noqa: B018
