@@ -5,16 +5,15 @@ Chapters import submodules by concern::
     from cnncourse import data, models, train, metrics, plots, runtime
 
 Submodules load lazily, so ``import cnncourse`` is cheap and a PyTorch-only
-chapter never pays for TensorFlow. The names in ``PUBLIC_API`` are the stable
-surface: renamed names keep working for one release with a ``DeprecationWarning``
-(see ``cnncourse._compat``), so readers' saved notebooks keep running.
+chapter never pays for TensorFlow. Public names that moved or were renamed keep
+working for one release with a ``DeprecationWarning`` (see ``cnncourse._compat``),
+so readers' saved notebooks keep running.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from cnncourse._compat import resolve_renamed
+from cnncourse import _compat
+from cnncourse._lazy import lazy_module_getattr
 from cnncourse._version import __version__
 
 SUBMODULES = (
@@ -25,24 +24,17 @@ SUBMODULES = (
     "ops",
     "interop",
     "plots",
+    "deploy",
     "exercises",
     "runtime",
-    "pipelines",
-    "transfer",
-    "tuning",
-    "deploy",
-    "compare",
-    "bench",
 )
+
+# chapter-named modules whose names now live in a concept package (cnncourse._compat)
+MOVED = ("compare", "pipelines", "transfer", "tuning")
 
 __all__ = ["__version__", *SUBMODULES]
 
-
-def __getattr__(name: str):
-    if name in SUBMODULES:
-        return importlib.import_module(f"cnncourse.{name}")
-    return resolve_renamed(__name__, name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+_compat.install()
+__getattr__, __dir__ = lazy_module_getattr(
+    __name__, __all__, lazy={name: f"{__name__}.{name}" for name in SUBMODULES}, moved=MOVED
+)

@@ -1,4 +1,4 @@
-"""Small helpers every layer of the package shares: arrays, eval mode, a stopwatch.
+"""Small helpers every layer of the package shares: arrays, eval mode, a stopwatch, gaps.
 
 One home each, so a fix reaches every caller: metrics, plots, deploy, the training
 loop and the chapters' comparison helpers all convert tensors and switch modes here.
@@ -91,3 +91,23 @@ class Stopwatch:
         if self._start is None:
             return "Stopwatch(not started)"
         return f"Stopwatch({self.seconds:.3f} s)"
+
+
+def max_abs_difference(a: Any, b: Any) -> float:
+    """Largest ``|a - b|`` over all entries: how far two models' outputs are apart.
+
+    ``a`` and ``b`` may be NumPy arrays, PyTorch tensors or Keras/TensorFlow tensors of
+    the same shape, e.g. logits ``(N, K)`` of a PyTorch model and of its Keras twin.
+    """
+    x, y = to_numpy(a, "a", dtype=np.float64), to_numpy(b, "b", dtype=np.float64)
+    if x.shape != y.shape:
+        hint = ""
+        if x.ndim == 4 and y.ndim == 4 and sorted(x.shape) == sorted(y.shape):
+            hint = (
+                " They look like the same images in two layouts: move PyTorch's (N, C, H, W) "
+                "to Keras' (N, H, W, C) with .permute(0, 2, 3, 1) before comparing."
+            )
+        raise ValueError(f"cannot compare shapes {x.shape} and {y.shape}.{hint}")
+    if x.size == 0:
+        raise ValueError("cannot compare empty arrays.")
+    return float(np.max(np.abs(x - y)))

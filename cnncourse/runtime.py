@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from cnncourse._lazy import lazy_module_getattr
+
 T = TypeVar("T")
 
 QUICK_ENV = "CNNCOURSE_QUICK"
@@ -150,7 +152,5 @@ def describe() -> dict[str, str]:
     return info
 
 
-def __getattr__(name: str):
-    from cnncourse._compat import resolve_renamed
-
-    return resolve_renamed(__name__, name)
+# renamed names (get_device, set_seed) warn and still work: see cnncourse._compat
+__getattr__ = lazy_module_getattr(__name__, ())[0]

@@ -18,10 +18,31 @@ import pytest
 import torchvision  # noqa: F401  (before TensorFlow: see cnncourse._frameworks)
 import yaml
 
+from cnncourse.data import load
+from cnncourse.exercises.registry import GRADING_LOG_ENV
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# One-vs-rest AUC worked example: 3 classes, 2 samples each, rows sum to 1.
+ROC_TRUE = np.array([0, 0, 1, 1, 2, 2])
+ROC_PROBS = np.array(
+    [
+        [0.7, 0.2, 0.1],
+        [0.4, 0.4, 0.2],
+        [0.3, 0.6, 0.1],
+        [0.5, 0.3, 0.2],
+        [0.2, 0.3, 0.5],
+        [0.1, 0.1, 0.8],
+    ]
+)
+# AUC = fraction of (positive, negative) pairs ranked right, a tie counting 1/2.
+# class 0: positives .7, .4 vs negatives .3 .5 .2 .1 -> 4 + 3 = 7 of 8     = 0.875
+# class 1: positives .6, .3 vs negatives .2 .4 .3 .1 -> 4 + (2 + 1/2) of 8 = 0.8125
+# class 2: positives .5, .8 vs negatives .1 .2 .1 .2 -> 8 of 8             = 1.0
+ROC_AUCS = np.array([0.875, 0.8125, 1.0])
 
 
 def toc_chapters() -> list[str]:
@@ -65,6 +86,33 @@ def pytest_collection_modifyitems(session, config, items):
             + ", ".join(missing)
             + ". Pair them with `make sync` and pass book/ to pytest."
         )
+
+
+# ---- shared by many test files ---------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def no_grading_log(monkeypatch):
+    """Checks print verdicts only: no test writes to a grading log set on the machine."""
+    monkeypatch.delenv(GRADING_LOG_ENV, raising=False)
+
+
+@pytest.fixture(scope="session")
+def fashion_train():
+    """The real Fashion-MNIST training split (60,000 uint8 images)."""
+    return load("fashion_mnist", "train")
+
+
+@pytest.fixture(scope="session")
+def fashion_test():
+    """The real Fashion-MNIST test split (10,000 uint8 images)."""
+    return load("fashion_mnist", "test")
+
+
+@pytest.fixture(scope="session")
+def fashion(fashion_train, fashion_test):
+    """``(train, test)``: 2,000 training and 1,000 test images of the real Fashion-MNIST."""
+    return fashion_train.subset(2000, seed=0), fashion_test.subset(1000, seed=0)
 
 
 # ---- fake datasets in the real on-disk formats -------------------------------------

@@ -21,11 +21,6 @@ IDS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
-
-
 def correlate_strided(image, kernel, stride):
     """The chapter's solution."""
     k = kernel.shape[0]

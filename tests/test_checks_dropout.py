@@ -21,11 +21,6 @@ IDS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
-
-
 def dropout_solution(x, p, training, rng):
     if not training:
         return x

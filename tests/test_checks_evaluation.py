@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from sklearn import metrics as skm
 
 from cnncourse.exercises import check
 from cnncourse.exercises.checks import evaluation as ev
 from cnncourse.metrics import box_iou
-
-
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv("CNNCOURSE_GRADING_LOG", raising=False)
 
 
 def test_precision_recall_oracle_passes_and_mistakes_get_hints():

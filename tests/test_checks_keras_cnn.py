@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 
 from cnncourse._frameworks import import_keras
-from cnncourse.exercises import check, registry
+from cnncourse.exercises import check
 from cnncourse.exercises.checks import keras_cnn
 
 keras = import_keras()
-
-
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
 
 
 @pytest.mark.parametrize(

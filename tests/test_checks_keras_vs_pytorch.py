@@ -11,16 +11,11 @@ import torch
 
 from cnncourse import interop, models
 from cnncourse._frameworks import import_keras
-from cnncourse.compare import torch_eps_matching_keras
-from cnncourse.exercises import check, registry
+from cnncourse.exercises import check
 from cnncourse.exercises.checks import keras_vs_pytorch as kvp
+from cnncourse.interop import torch_eps_matching_keras
 
 keras = import_keras()
-
-
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,6 @@ IDS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
-
-
 def torch_receptive_field(layers, size=64):
     """Oracle: the input pixels the centre output of a linear stack depends on, via autograd.
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from cnncourse.exercises import check
 from cnncourse.exercises.checks import transfer_learning as tl
 from cnncourse.models import build_model, count_parameters
-from cnncourse.transfer import with_new_head
-
-
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv("CNNCOURSE_GRADING_LOG", raising=False)
+from cnncourse.train.transfer import with_new_head
 
 
 def test_head_params_oracle_passes_and_mistakes_get_hints():

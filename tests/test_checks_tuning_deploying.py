@@ -13,11 +13,6 @@ from cnncourse.exercises import check, registry
 from cnncourse.exercises.checks import tuning_deploying as chapter
 
 
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
-
-
 def cosine_lr(step, total_steps, max_lr):
     return max_lr * (1 + math.cos(math.pi * step / total_steps)) / 2
 

@@ -1,4 +1,4 @@
-"""cnncourse.compare: data orders, the stopwatch, lines of code, output gaps, Adam's epsilon
+"""cnncourse.interop (fairness helpers): data orders, the stopwatch, lines of code, output gaps, Adam's epsilon
 against both frameworks, and a script run on the PyTorch backend of Keras."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnncourse.compare import (
+from cnncourse.interop import (
     Stopwatch,
     count_code_lines,
     epoch_orders,
@@ -130,7 +130,7 @@ def test_max_abs_difference_explains_a_layout_mismatch():
         max_abs_difference(np.zeros((2, 1, 28, 28)), np.zeros((2, 28, 28, 1)))
     with pytest.raises(ValueError, match="cannot compare shapes"):
         max_abs_difference(np.zeros(3), np.zeros(4))
-    with pytest.raises(TypeError, match="array or tensor of numbers"):
+    with pytest.raises(TypeError, match="a must be a NumPy array, a list or a tensor of numbers"):
         max_abs_difference({"a": 1}, np.zeros(1))
 
 

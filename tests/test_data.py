@@ -23,11 +23,6 @@ from cnncourse.data import (
 from cnncourse.data.registry import CIFAR10, FASHION_MNIST, MNIST
 
 
-@pytest.fixture(scope="module")
-def fashion_test():
-    return load("fashion_mnist", "test")
-
-
 def fake_spec(files: dict[str, bytes], base: str, **changes) -> DatasetSpec:
     """An MNIST-like spec whose checksums are those of ``files``."""
     remotes = {name: RemoteFile(name, md5(blob)) for name, blob in files.items()}

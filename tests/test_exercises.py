@@ -43,11 +43,6 @@ def scratch_registry(monkeypatch):
     return registry._REGISTRY
 
 
-@pytest.fixture(autouse=True)
-def no_grading_log(monkeypatch):
-    monkeypatch.delenv(registry.GRADING_LOG_ENV, raising=False)
-
-
 # ---- the "Why convolutions" checks against oracles -----------------------------------
 
 

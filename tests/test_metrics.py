@@ -7,6 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
+from conftest import ROC_AUCS, ROC_PROBS, ROC_TRUE
 from sklearn import metrics as skm
 from torchmetrics.functional import classification as tmf
 
@@ -26,24 +27,6 @@ CM = np.array([[2, 1, 0], [0, 1, 1], [0, 0, 3]])
 PRECISION = np.array([1.0, 0.5, 0.75])
 RECALL = np.array([2 / 3, 0.5, 1.0])
 F1 = np.array([0.8, 0.5, 6 / 7])
-
-# One-vs-rest AUC worked example: 3 classes, 2 samples each, rows sum to 1.
-ROC_TRUE = np.array([0, 0, 1, 1, 2, 2])
-ROC_PROBS = np.array(
-    [
-        [0.7, 0.2, 0.1],
-        [0.4, 0.4, 0.2],
-        [0.3, 0.6, 0.1],
-        [0.5, 0.3, 0.2],
-        [0.2, 0.3, 0.5],
-        [0.1, 0.1, 0.8],
-    ]
-)
-# AUC = fraction of (positive, negative) pairs ranked right, a tie counting 1/2.
-# class 0: positives .7, .4 vs negatives .3 .5 .2 .1 -> 4 + 3 = 7 of 8     = 0.875
-# class 1: positives .6, .3 vs negatives .2 .4 .3 .1 -> 4 + (2 + 1/2) of 8 = 0.8125
-# class 2: positives .5, .8 vs negatives .1 .2 .1 .2 -> 8 of 8             = 1.0
-ROC_AUCS = np.array([0.875, 0.8125, 1.0])
 
 
 def test_accuracy_worked_example():

@@ -1,4 +1,5 @@
-"""cnncourse.pipelines: memory arithmetic, throughput, changed images, augmentation samples."""
+"""The data chapter's tools in cnncourse.data: memory arithmetic, throughput, changed images,
+augmentation samples, a drawn digit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from cnncourse import pipelines
+from cnncourse import data
 from cnncourse.data import ImageSet, to_dataloader
 from cnncourse.train import BatchAugment, TensorBatches
 
@@ -24,12 +25,12 @@ def small_imageset(n: int = 50, seed: int = 0) -> ImageSet:
 def test_dataset_bytes_matches_numpy_nbytes():
     for shape, dtype in (((28, 28, 1), "uint8"), ((3, 32, 32), "float32"), ((5, 7), np.float64)):
         expected = np.zeros((13, *shape), dtype=dtype).nbytes
-        assert pipelines.dataset_bytes(13, shape, dtype) == expected
+        assert data.dataset_bytes(13, shape, dtype) == expected
 
 
 def test_dataset_bytes_fashion_mnist_numbers():
-    assert pipelines.dataset_bytes(70_000, (28, 28, 1)) == 54_880_000
-    assert pipelines.dataset_bytes(70_000, (28, 28, 1), "float32") == 4 * 54_880_000
+    assert data.dataset_bytes(70_000, (28, 28, 1)) == 54_880_000
+    assert data.dataset_bytes(70_000, (28, 28, 1), "float32") == 4 * 54_880_000
 
 
 @pytest.mark.parametrize(
@@ -44,7 +45,7 @@ def test_dataset_bytes_fashion_mnist_numbers():
 )
 def test_dataset_bytes_rejects_bad_input(args, error):
     with pytest.raises(error):
-        pipelines.dataset_bytes(*args)
+        data.dataset_bytes(*args)
 
 
 @pytest.mark.parametrize(
@@ -52,14 +53,14 @@ def test_dataset_bytes_rejects_bad_input(args, error):
     [(0, "0 B"), (999, "999 B"), (54_880_000, "54.9 MB"), (1_000, "1 kB"), (193e9, "193 GB")],
 )
 def test_format_bytes(value, text):
-    assert pipelines.format_bytes(value) == text
+    assert data.format_bytes(value) == text
 
 
 def test_format_bytes_rejects_bad_input():
     with pytest.raises(ValueError):
-        pipelines.format_bytes(-1)
+        data.format_bytes(-1)
     with pytest.raises(TypeError):
-        pipelines.format_bytes("12")
+        data.format_bytes("12")
 
 
 # ---- throughput -------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def test_format_bytes_rejects_bad_input():
 
 def test_measure_throughput_counts_every_image_of_a_dataloader():
     loader = to_dataloader(small_imageset(50), batch_size=16)
-    result = pipelines.measure_throughput(loader, name="loader")
+    result = data.measure_throughput(loader, name="loader")
     assert (result.images, result.batches, result.name) == (50, 4, "loader")
     assert 0 < result.first_batch_seconds <= result.seconds
     assert result.images_per_second == pytest.approx(50 / result.seconds)
@@ -78,36 +79,36 @@ def test_measure_throughput_stops_at_max_images_on_an_endless_stream():
         while True:
             yield np.zeros((8, 2, 2)), np.zeros(8)
 
-    result = pipelines.measure_throughput(endless(), max_images=20)
+    result = data.measure_throughput(endless(), max_images=20)
     assert (result.images, result.batches) == (24, 3)
 
 
 def test_measure_throughput_reads_bare_batches_and_dicts():
     bare = [torch.zeros(5, 1, 2, 2), torch.zeros(3, 1, 2, 2)]
-    assert pipelines.measure_throughput(bare).images == 8
-    assert pipelines.measure_throughput([{"image": np.zeros((4, 2))}]).images == 4
+    assert data.measure_throughput(bare).images == 8
+    assert data.measure_throughput([{"image": np.zeros((4, 2))}]).images == 4
 
 
 def test_measure_throughput_errors():
     with pytest.raises(ValueError, match="no batches"):
-        pipelines.measure_throughput([])
+        data.measure_throughput([])
     with pytest.raises(ValueError):
-        pipelines.measure_throughput([np.zeros((2, 2))], max_images=0)
+        data.measure_throughput([np.zeros((2, 2))], max_images=0)
     with pytest.raises(TypeError, match="leading batch axis"):
-        pipelines.measure_throughput([3])
+        data.measure_throughput([3])
     with pytest.raises(TypeError, match="iterable"):
-        pipelines.measure_throughput(5)
+        data.measure_throughput(5)
 
 
 def test_throughput_table_rows_and_relative_column():
-    a = pipelines.Throughput("a", 100, 2, 2.0, 0.5)
-    b = pipelines.Throughput("b", 100, 2, 0.5, 0.1)
-    table = pipelines.throughput_table([a, b])
+    a = data.Throughput("a", 100, 2, 2.0, 0.5)
+    b = data.Throughput("b", 100, 2, 0.5, 0.1)
+    table = data.throughput_table([a, b])
     assert list(table.index) == ["a", "b"]
     assert table.loc["a", "images/s"] == 50 and table.loc["b", "images/s"] == 200
     assert table.loc["b", "relative"] == 4
     with pytest.raises(TypeError):
-        pipelines.throughput_table([])
+        data.throughput_table([])
 
 
 # ---- changed images -----------------------------------------------------------------------
@@ -117,7 +118,7 @@ def test_changed_mask_flags_exactly_the_modified_images():
     batch = torch.arange(4 * 6, dtype=torch.uint8).reshape(4, 1, 2, 3)
     after = batch.clone()
     after[2, 0, 1, 1] += 1
-    assert pipelines.changed_mask(batch, after).tolist() == [False, False, True, False]
+    assert data.changed_mask(batch, after).tolist() == [False, False, True, False]
 
 
 def test_changed_mask_shows_the_batched_transform_pitfall():
@@ -125,19 +126,18 @@ def test_changed_mask_shows_the_batched_transform_pitfall():
     torch.manual_seed(0)
     batch = torch.randint(0, 256, (32, 1, 8, 8), dtype=torch.uint8)
     v2_counts = {
-        int(pipelines.changed_mask(batch, v2.RandomHorizontalFlip()(batch)).sum())
-        for _ in range(20)
+        int(data.changed_mask(batch, v2.RandomHorizontalFlip()(batch)).sum()) for _ in range(20)
     }
     assert v2_counts <= {0, 32} and v2_counts == {0, 32}
     per_sample = [
-        int(pipelines.changed_mask(batch, BatchAugment(flip=True)(batch)).sum()) for _ in range(20)
+        int(data.changed_mask(batch, BatchAugment(flip=True)(batch)).sum()) for _ in range(20)
     ]
     assert all(0 < c < 32 for c in per_sample)
 
 
 def test_changed_mask_rejects_mismatched_shapes():
     with pytest.raises(ValueError):
-        pipelines.changed_mask(np.zeros((2, 3, 3)), np.zeros((3, 3, 3)))
+        data.changed_mask(np.zeros((2, 3, 3)), np.zeros((3, 3, 3)))
 
 
 # ---- augmentation samples -----------------------------------------------------------------
@@ -146,12 +146,12 @@ def test_changed_mask_rejects_mismatched_shapes():
 def test_augment_samples_with_a_torchvision_transform_is_repeatable():
     image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     flip = v2.RandomHorizontalFlip(p=1.0)
-    out = pipelines.augment_samples(flip, image, 3)
+    out = data.augment_samples(flip, image, 3)
     assert out.shape == (3, 20, 30, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(out[0], image[:, ::-1])
     crop = v2.RandomCrop(10)
-    first = pipelines.augment_samples(crop, image, 4, seed=1)
-    second = pipelines.augment_samples(crop, image, 4, seed=1)
+    first = data.augment_samples(crop, image, 4, seed=1)
+    second = data.augment_samples(crop, image, 4, seed=1)
     assert first.shape == (4, 10, 10, 3)
     np.testing.assert_array_equal(first, second)
 
@@ -159,18 +159,18 @@ def test_augment_samples_with_a_torchvision_transform_is_repeatable():
 def test_augment_samples_scales_float_outputs_back_to_uint8():
     image = np.full((4, 4), 200, dtype=np.uint8)
     to_float = v2.ToDtype(torch.float32, scale=True)
-    out = pipelines.augment_samples(to_float, image, 2)
+    out = data.augment_samples(to_float, image, 2)
     assert out.shape == (2, 4, 4, 1)
     assert (out == 200).all()
 
 
 def test_augment_samples_rejects_bad_input():
     with pytest.raises(ValueError):
-        pipelines.augment_samples(v2.RandomHorizontalFlip(), np.zeros((4, 4), dtype=np.float32))
+        data.augment_samples(v2.RandomHorizontalFlip(), np.zeros((4, 4), dtype=np.float32))
     with pytest.raises(ValueError):
-        pipelines.augment_samples(v2.RandomHorizontalFlip(), np.zeros((4, 4), dtype=np.uint8), 0)
+        data.augment_samples(v2.RandomHorizontalFlip(), np.zeros((4, 4), dtype=np.uint8), 0)
     with pytest.raises(TypeError):
-        pipelines.augment_samples("flip", np.zeros((4, 4), dtype=np.uint8))
+        data.augment_samples("flip", np.zeros((4, 4), dtype=np.uint8))
 
 
 @pytest.mark.keras
@@ -179,9 +179,7 @@ def test_augment_samples_with_a_keras_layer_draws_per_image():
 
     keras = import_keras()
     image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    out = pipelines.augment_samples(
-        keras.layers.RandomFlip("horizontal", seed=0), image, 32, seed=0
-    )
+    out = data.augment_samples(keras.layers.RandomFlip("horizontal", seed=0), image, 32, seed=0)
     assert out.shape == (32, 16, 16, 3) and out.dtype == np.uint8
     flipped = [bool((o == image[:, ::-1]).all()) for o in out]
     kept = [bool((o == image).all()) for o in out]
@@ -193,9 +191,9 @@ def test_augment_samples_with_a_keras_layer_draws_per_image():
 
 
 def test_synthetic_digit_six_upside_down_looks_like_a_nine():
-    six = pipelines.synthetic_digit(6).astype(float)
-    nine = pipelines.synthetic_digit(9).astype(float)
-    assert six.shape == (28, 28, 1) and pipelines.synthetic_digit(6).dtype == np.uint8
+    six = data.synthetic_digit(6).astype(float)
+    nine = data.synthetic_digit(9).astype(float)
+    assert six.shape == (28, 28, 1) and data.synthetic_digit(6).dtype == np.uint8
     assert six.max() > 200 and six[0].max() == 0  # white ink on a black frame
 
     def corr(a, b):
@@ -208,14 +206,12 @@ def test_synthetic_digit_six_upside_down_looks_like_a_nine():
 def test_synthetic_digit_rejects_bad_input():
     for bad in ("12", "x", -1):
         with pytest.raises(ValueError):
-            pipelines.synthetic_digit(bad)
+            data.synthetic_digit(bad)
     with pytest.raises(ValueError):
-        pipelines.synthetic_digit(3, size=4)
+        data.synthetic_digit(3, size=4)
 
 
 def test_tensor_batches_are_measurable():
     images = torch.zeros(10, 1, 4, 4, dtype=torch.uint8)
-    result = pipelines.measure_throughput(
-        TensorBatches(images, torch.zeros(10, dtype=torch.long), 4)
-    )
+    result = data.measure_throughput(TensorBatches(images, torch.zeros(10, dtype=torch.long), 4))
     assert (result.images, result.batches) == (10, 3)

@@ -11,19 +11,19 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from conftest import ROC_PROBS, ROC_TRUE
 from matplotlib.colors import to_rgba  # noqa: E402
 from scipy.signal import correlate2d  # noqa: E402
 
 from cnncourse import metrics, plots  # noqa: E402
-from cnncourse.data import load  # noqa: E402
 
 RED, BLACK = to_rgba(plots.WRONG_COLOR), to_rgba(plots.RIGHT_COLOR)
 
 
 @pytest.fixture(scope="module")
-def fashion():
+def first_images(fashion_test):
     """The first 32 real Fashion-MNIST test images (uint8 (32, 28, 28, 1))."""
-    return load("fashion_mnist", "test").take(np.arange(32))
+    return fashion_test.take(np.arange(32))
 
 
 def shown(ax) -> np.ndarray:
@@ -35,20 +35,25 @@ def rendered(fig) -> None:
     fig.canvas.draw()  # layout and text really render, headless
 
 
-def test_show_images_titles_and_wrong_predictions_in_red(fashion):
-    labels = fashion.labels[:10]
+def test_show_images_titles_and_wrong_predictions_in_red(first_images):
+    labels = first_images.labels[:10]
     predictions = labels.copy()
     predictions[3] = (labels[3] + 1) % 10  # one wrong prediction
     fig = plots.show_images(
-        fashion.images[:10], labels, fashion.class_names, predictions, ncols=4, title="test set"
+        first_images.images[:10],
+        labels,
+        first_images.class_names,
+        predictions,
+        ncols=4,
+        title="test set",
     )
     rendered(fig)
     assert len(fig.axes) == 10
     assert fig.axes[0].get_subplotspec().get_geometry()[:2] == (3, 4)  # 10 panels, rows of 4
     assert fig.get_suptitle() == "test set"
-    names = fashion.class_names
+    names = first_images.class_names
     for i, ax in enumerate(fig.axes):
-        np.testing.assert_array_equal(shown(ax), fashion.images[i, :, :, 0])  # (28, 28) grey
+        np.testing.assert_array_equal(shown(ax), first_images.images[i, :, :, 0])  # (28, 28) grey
         if i == 3:
             assert ax.get_title() == f"{names[predictions[3]]}\n(true: {names[labels[3]]})"
             assert to_rgba(ax.title.get_color()) == RED
@@ -57,8 +62,8 @@ def test_show_images_titles_and_wrong_predictions_in_red(fashion):
             assert to_rgba(ax.title.get_color()) == BLACK
 
 
-def test_show_images_reads_tensors_as_nchw_and_stretches_normalised_floats(fashion):
-    x = torch.tensor(fashion.images[:4]).permute(0, 3, 1, 2).float() / 255  # (4, 1, 28, 28)
+def test_show_images_reads_tensors_as_nchw_and_stretches_normalised_floats(first_images):
+    x = torch.tensor(first_images.images[:4]).permute(0, 3, 1, 2).float() / 255  # (4, 1, 28, 28)
     normalised = (x - 0.2860) / 0.3530  # Fashion-MNIST mean/std: values outside [0, 1]
     fig = plots.show_images(normalised)
     assert len(fig.axes) == 4
@@ -68,7 +73,7 @@ def test_show_images_reads_tensors_as_nchw_and_stretches_normalised_floats(fashi
         stretched = (image - image.min()) / (image.max() - image.min())
         np.testing.assert_allclose(data, stretched, atol=1e-6)
         assert ax.get_title() == ""  # no labels given
-    rgb = torch.tensor(np.repeat(fashion.images[:2], 3, axis=3)).permute(
+    rgb = torch.tensor(np.repeat(first_images.images[:2], 3, axis=3)).permute(
         0, 3, 1, 2
     )  # (2, 3, 28, 28)
     assert shown(plots.show_images(rgb).axes[0]).shape == (28, 28, 3)
@@ -83,35 +88,39 @@ def test_show_images_reads_tensors_as_nchw_and_stretches_normalised_floats(fashi
         ({"images": np.zeros((28, 28), np.uint8)}, "images\\[None\\]"),
     ],
 )
-def test_show_images_refuses_bad_input(fashion, kwargs, message):
-    arguments = {"images": fashion.images[:4], **kwargs}
+def test_show_images_refuses_bad_input(first_images, kwargs, message):
+    arguments = {"images": first_images.images[:4], **kwargs}
     with pytest.raises(ValueError, match=message):
         plots.show_images(**arguments)
 
 
-def test_show_misclassified_picks_the_wrong_ones(fashion):
-    y_true = fashion.labels
+def test_show_misclassified_picks_the_wrong_ones(first_images):
+    y_true = first_images.labels
     y_pred = y_true.copy()
     wrong = [2, 5, 7]
     y_pred[wrong] = (y_true[wrong] + 3) % 10
-    fig = plots.show_misclassified(fashion.images, y_true, y_pred, fashion.class_names, n=2)
+    fig = plots.show_misclassified(
+        first_images.images, y_true, y_pred, first_images.class_names, n=2
+    )
     rendered(fig)
     assert len(fig.axes) == 2
     assert fig.get_suptitle() == "3 of 32 misclassified (first 2 shown)"
     for ax, i in zip(fig.axes, wrong[:2], strict=True):
-        np.testing.assert_array_equal(shown(ax), fashion.images[i, :, :, 0])
-        assert f"(true: {fashion.class_names[y_true[i]]})" in ax.get_title()
+        np.testing.assert_array_equal(shown(ax), first_images.images[i, :, :, 0])
+        assert f"(true: {first_images.class_names[y_true[i]]})" in ax.get_title()
         assert to_rgba(ax.title.get_color()) == RED
 
-    none_wrong = plots.show_misclassified(fashion.images, y_true, y_true, fashion.class_names)
+    none_wrong = plots.show_misclassified(
+        first_images.images, y_true, y_true, first_images.class_names
+    )
     assert len(none_wrong.axes) == 1 and not none_wrong.axes[0].images
     assert none_wrong.axes[0].texts[0].get_text() == "no misclassified images among 32"
 
 
-def test_show_augmentations_original_first(fashion):
+def test_show_augmentations_original_first(first_images):
     from torchvision.transforms import v2
 
-    image = fashion.images[0]  # (28, 28, 1) uint8
+    image = first_images.images[0]  # (28, 28, 1) uint8
     x = torch.tensor(image).permute(2, 0, 1)  # (1, 28, 28) as torchvision wants
     versions = [v2.RandomHorizontalFlip(p=1.0)(x), v2.RandomVerticalFlip(p=1.0)(x)]
     fig = plots.show_augmentations(image, versions, titles=["mirrored", "upside down"])
@@ -125,10 +134,10 @@ def test_show_augmentations_original_first(fashion):
         plots.show_augmentations(image, versions, titles=["one"])
 
 
-def test_plot_feature_maps_one_panel_a_channel(fashion):
+def test_plot_feature_maps_one_panel_a_channel(first_images):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(1, 8, kernel_size=3)
-    x = torch.tensor(fashion.images[:1]).permute(0, 3, 1, 2).float() / 255  # (1, 1, 28, 28)
+    x = torch.tensor(first_images.images[:1]).permute(0, 3, 1, 2).float() / 255  # (1, 1, 28, 28)
     maps = conv(x)  # (1, 8, 26, 26), requires grad: the plot detaches it
     fig = plots.plot_feature_maps(maps)
     assert len(fig.axes) == 8
@@ -171,8 +180,8 @@ def test_filter_response_is_cross_correlation():
     np.testing.assert_array_equal(response, [[0.0, -1.0, 0.0]] * 3)
 
 
-def test_plot_kernel_response_on_a_real_image(fashion):
-    image = fashion.images[0]  # (28, 28, 1) uint8
+def test_plot_kernel_response_on_a_real_image(first_images):
+    image = first_images.images[0]  # (28, 28, 1) uint8
     kernels = {
         "vertical edges": [[1, 0, -1]] * 3,
         "blur": np.ones((3, 3)) / 9,
@@ -263,19 +272,9 @@ def test_plot_confusion_matrix_numbers_and_names():
 
 
 def test_plot_roc_lines_and_legend():
-    y = np.array([0, 0, 1, 1, 2, 2])
-    probs = np.array(
-        [
-            [0.7, 0.2, 0.1],
-            [0.4, 0.4, 0.2],
-            [0.3, 0.6, 0.1],
-            [0.5, 0.3, 0.2],
-            [0.2, 0.3, 0.5],
-            [0.1, 0.1, 0.8],
-        ]
-    )
+    y, probs = ROC_TRUE, ROC_PROBS  # the worked example of test_metrics
     curves = metrics.roc_curves(y, probs)
-    aucs = metrics.roc_auc(y, probs, average=None)  # 0.875, 0.8125, 1.0 (see test_metrics)
+    aucs = metrics.roc_auc(y, probs, average=None)  # ROC_AUCS: 0.875, 0.8125, 1.0
     fig = plots.plot_roc(curves, aucs, ["shirt", "bag", "boot"])
     (ax,) = fig.axes
     lines = ax.get_lines()
@@ -292,8 +291,8 @@ def test_plot_roc_lines_and_legend():
     assert binary.axes[0].get_lines()[0].get_label() == "class 1 (AUC = 0.750)"
 
 
-def test_figures_are_not_left_open_in_pyplot(fashion):
+def test_figures_are_not_left_open_in_pyplot(first_images):
     before = plt.get_fignums()
     for _ in range(3):
-        plots.show_images(fashion.images[:4])
+        plots.show_images(first_images.images[:4])
     assert plt.get_fignums() == before

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnncourse.data import load, to_dataloader, to_tensors
+from cnncourse.data import to_dataloader, to_tensors
 from cnncourse.models import build_model
 from cnncourse.train import (
     COLUMNS,
@@ -26,15 +26,6 @@ from cnncourse.train import (
     train_one_epoch,
 )
 from cnncourse.train.loop import _show_progress
-
-
-@pytest.fixture(scope="module")
-def fashion():
-    """2,000 training and 1,000 test images of the real Fashion-MNIST."""
-    return (
-        load("fashion_mnist", "train").subset(2000, seed=0),
-        load("fashion_mnist", "test").subset(1000, seed=0),
-    )
 
 
 def tiny(seed: int = 0, **kwargs) -> nn.Module:

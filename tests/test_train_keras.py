@@ -11,7 +11,6 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-from cnncourse.data import load  # noqa: E402
 from cnncourse.models import build_model  # noqa: E402
 from cnncourse.train import COLUMNS, fit  # noqa: E402
 from cnncourse.train.keras import (  # noqa: E402
@@ -20,14 +19,6 @@ from cnncourse.train.keras import (  # noqa: E402
     history_frame,
     standard_callbacks,
 )
-
-
-@pytest.fixture(scope="module")
-def fashion():
-    return (
-        load("fashion_mnist", "train").subset(2000, seed=0),
-        load("fashion_mnist", "test").subset(1000, seed=0),
-    )
 
 
 def test_fit_keras_learns_and_returns_the_same_table_as_torch(fashion):

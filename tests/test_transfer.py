@@ -1,4 +1,4 @@
-"""cnncourse.transfer: base/head split, freezing (BatchNorm included), new heads, both frameworks."""
+"""cnncourse.train.transfer: base/head split, freezing (BatchNorm included), new heads, both frameworks."""
 
 from __future__ import annotations
 
@@ -10,20 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from cnncourse import transfer
-from cnncourse.data import load
 from cnncourse.models import build_model, count_parameters
-from cnncourse.train import fit
+from cnncourse.train import fit, transfer
 
 
 @pytest.fixture(scope="module")
-def few_images():
+def few_images(fashion_train):
     """300 real Fashion-MNIST training images of five classes, relabelled 0..4."""
-    return (
-        load("fashion_mnist", "train")
-        .only_classes([0, 2, 4, 6, 8], relabel=True)
-        .subset(300, seed=0)
-    )
+    return fashion_train.only_classes([0, 2, 4, 6, 8], relabel=True).subset(300, seed=0)
 
 
 def small_vgg(num_classes: int = 5, seed: int = 0, framework: str = "torch"):

@@ -1,4 +1,4 @@
-"""Grid search and learning-rate curves (cnncourse.tuning)."""
+"""Grid search and learning-rate curves (cnncourse.train.tuning)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnncourse import train, tuning
+from cnncourse import train
 from cnncourse.data import ImageSet
+from cnncourse.train import tuning
 
 CLASSES = tuple(f"class{i}" for i in range(4))
 

@@ -1,9 +1,12 @@
-"""Datasets: resolve -> verify -> load, and views for PyTorch, tf.data and image folders.
+"""Datasets: resolve -> verify -> load, views for PyTorch, tf.data and image folders,
+and the tools the data chapter measures pipelines with.
 
 ``load("fashion_mnist", "train")`` returns an :class:`ImageSet` of uint8 images.
-The PyTorch and TensorFlow adapters import their framework only when called.
+:func:`to_tf_dataset` imports TensorFlow only when called (through
+``cnncourse._frameworks``), so a PyTorch-only chapter never loads it.
 """
 
+from cnncourse.data.augment import augment_samples, changed_mask
 from cnncourse.data.fetch import (
     ChecksumError,
     DataNotFoundError,
@@ -15,7 +18,12 @@ from cnncourse.data.fetch import (
 from cnncourse.data.folders import export_image_folder, folder_name
 from cnncourse.data.formats import DataFormatError, read_cifar_binary, read_idx
 from cnncourse.data.imageset import ImageSet, load, locate
+from cnncourse.data.memory import dataset_bytes, format_bytes
 from cnncourse.data.registry import DATASETS, DatasetSpec, RemoteFile, get_spec
+from cnncourse.data.synthetic import synthetic_digit
+from cnncourse.data.tf_adapters import to_tf_dataset
+from cnncourse.data.throughput import Throughput, measure_throughput, throughput_table
+from cnncourse.data.torch_adapters import ImageSetDataset, to_dataloader, to_tensors
 
 __all__ = [
     "DATASETS",
@@ -24,32 +32,28 @@ __all__ = [
     "DataNotFoundError",
     "DatasetSpec",
     "ImageSet",
+    "ImageSetDataset",
     "RemoteFile",
+    "Throughput",
+    "augment_samples",
     "cache_dir",
+    "changed_mask",
+    "dataset_bytes",
     "export_image_folder",
     "folder_name",
+    "format_bytes",
     "get_spec",
     "load",
     "locate",
+    "measure_throughput",
     "read_cifar_binary",
     "read_idx",
     "resolve",
     "search_dirs",
+    "synthetic_digit",
+    "throughput_table",
     "to_dataloader",
     "to_tensors",
     "to_tf_dataset",
     "verify",
 ]
-
-
-def __getattr__(name: str):
-    """Import the framework adapters lazily, so ``import cnncourse.data`` stays light."""
-    if name in {"to_tensors", "to_dataloader", "ImageSetDataset"}:
-        from cnncourse.data import torch_adapters
-
-        return getattr(torch_adapters, name)
-    if name == "to_tf_dataset":
-        from cnncourse.data.tf_adapters import to_tf_dataset
-
-        return to_tf_dataset
-    raise AttributeError(f"module 'cnncourse.data' has no attribute {name!r}")

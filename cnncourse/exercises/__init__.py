@@ -7,8 +7,8 @@ In a chapter::
 
 For instructors: :func:`make_student_edition` (``cnncourse student-edition OUT/``) and
 :func:`cnncourse.exercises.grade.grade` (``cnncourse grade SUBMISSIONS/ --out
-grades.csv``). Those load lazily (jupytext, nbclient, pandas), so ``check`` stays fast
-to import in a kernel.
+grades.csv``). Those import jupytext, nbclient and pandas only when they run, so
+``check`` stays fast to import in a kernel.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cnncourse.exercises.registry import (
     exercise,
     get_exercise,
 )
+from cnncourse.exercises.student import make_student_edition
 
 __all__ = [
     "Exercise",
@@ -34,11 +35,3 @@ __all__ = [
     "get_exercise",
     "make_student_edition",
 ]
-
-
-def __getattr__(name: str):
-    if name == "make_student_edition":
-        from cnncourse.exercises.student import make_student_edition
-
-        return make_student_edition
-    raise AttributeError(f"module 'cnncourse.exercises' has no attribute {name!r}")

@@ -16,23 +16,13 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from cnncourse._util import to_numpy
+
 Average = Literal["macro", "weighted"] | None
 
 # Rows of a softmax output sum to 1 up to float32 rounding; anything further off
 # is almost always logits passed by mistake.
 _SUM_TOLERANCE = 1e-3
-
-
-def to_numpy(values, name: str) -> np.ndarray:
-    """``values`` (array, list or tensor on any device) as a NumPy array."""
-    if hasattr(values, "detach"):  # a torch.Tensor, without importing torch here
-        values = values.detach().cpu().numpy()
-    try:
-        return np.asarray(values)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name} must be a NumPy array, a list or a torch.Tensor; got {type(values).__name__}."
-        ) from error
 
 
 def check_labels(values, name: str, num_classes: int | None = None) -> np.ndarray:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from cnncourse._util import to_numpy
 
 WRONG_COLOR = "tab:red"  # titles of wrong predictions
 RIGHT_COLOR = "black"
@@ -22,8 +25,6 @@ def new_figure(width: float, height: float) -> Figure:
     pile up in memory. Show one elsewhere with ``display(fig)``, save it with
     ``fig.savefig(path)``.
     """
-    import matplotlib.pyplot as plt
-
     fig = plt.figure(figsize=(width, height), layout="constrained")
     plt.close(fig)
     return fig
@@ -42,21 +43,6 @@ def grid(n: int, ncols: int, cell: tuple[float, float]) -> tuple[Figure, list[Ax
     for ax in axes:
         ax.set_axis_off()
     return fig, axes
-
-
-def as_array(values, name: str) -> np.ndarray:
-    """``values`` (tensor on any device, of any float precision, or array-like) as NumPy."""
-    if hasattr(values, "detach"):  # a torch.Tensor; float16/bfloat16 have no NumPy twin
-        values = values.detach().cpu()
-        if values.is_floating_point():
-            values = values.float()
-        return values.numpy()
-    try:
-        return np.asarray(values)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name} must be a NumPy array, a list or a torch.Tensor; got {type(values).__name__}."
-        ) from error
 
 
 def to_display(image: np.ndarray, channels_first: bool) -> np.ndarray:
@@ -98,10 +84,10 @@ def image_list(images, name: str = "images") -> list[np.ndarray]:
     """A batch ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` or a list, as display images."""
     channels_first = hasattr(images, "detach")
     if isinstance(images, list | tuple):
-        items = [as_array(image, name) for image in images]
+        items = [to_numpy(image, name) for image in images]
         channels_first = all(hasattr(image, "detach") for image in images)
     else:
-        batch = as_array(images, name)
+        batch = to_numpy(images, name)
         if batch.ndim not in (3, 4):
             raise ValueError(
                 f"{name} must be a batch (N, H, W), (N, H, W, C) or (N, C, H, W); "
@@ -123,7 +109,7 @@ def imshow(ax: Axes, image: np.ndarray, **kwargs) -> None:
 
 def names_for(values, class_names) -> list[str]:
     """Class names of integer labels (the numbers themselves without ``class_names``)."""
-    labels = as_array(values, "labels").astype(np.int64).reshape(-1)
+    labels = to_numpy(values, "labels").astype(np.int64).reshape(-1)
     if class_names is None:
         return [str(label) for label in labels]
     names = list(class_names)

@@ -9,7 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnncourse.plots._common import as_array, new_figure
+from cnncourse._util import to_numpy
+from cnncourse.plots._common import new_figure
 
 
 def _frame(history, label: str) -> pd.DataFrame:
@@ -106,7 +107,7 @@ def plot_confusion_matrix(
         One axes: the matrix as an image (the values drawn), K*K cell labels,
         class names on both axes.
     """
-    matrix = as_array(cm, "cm").astype(np.float64)
+    matrix = to_numpy(cm, "cm").astype(np.float64)
     names = [str(name) for name in class_names]
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"cm must be a square (K, K) matrix; got shape {matrix.shape}.")
@@ -163,7 +164,7 @@ def plot_roc(
     fig = new_figure(5, 5)
     ax = fig.add_subplot()
     for k, curve in curves.items():
-        fpr, tpr = as_array(curve[0], "fpr"), as_array(curve[1], "tpr")
+        fpr, tpr = to_numpy(curve[0], "fpr"), to_numpy(curve[1], "tpr")
         label = str(class_names[k]) if class_names is not None else f"class {k}"
         if aucs is not None:
             auc = aucs if np.ndim(aucs) == 0 and not isinstance(aucs, Mapping) else aucs[k]

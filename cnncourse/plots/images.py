@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from cnncourse._util import to_numpy
 from cnncourse.plots._common import (
     RIGHT_COLOR,
     WRONG_COLOR,
-    as_array,
     grid,
     image_list,
     imshow,
@@ -58,7 +58,7 @@ def show_images(
     checked = {}
     for key, values in (("labels", labels), ("predictions", predictions)):
         if values is not None:
-            checked[key] = as_array(values, key).reshape(-1)
+            checked[key] = to_numpy(values, key).reshape(-1)
             if len(checked[key]) != n:
                 raise ValueError(
                     f"{key} must have one entry an image ({n}); got {len(checked[key])}."
@@ -109,7 +109,7 @@ def show_misclassified(
         the title counts the errors.
     """
     pictures = image_list(images)
-    true, pred = as_array(y_true, "y_true").reshape(-1), as_array(y_pred, "y_pred").reshape(-1)
+    true, pred = to_numpy(y_true, "y_true").reshape(-1), to_numpy(y_pred, "y_pred").reshape(-1)
     if not len(pictures) == len(true) == len(pred):
         raise ValueError(
             f"images, y_true and y_pred must have the same length; got {len(pictures)}, "

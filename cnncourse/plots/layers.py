@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from cnncourse.plots._common import as_array, grid, image_list, imshow, new_figure
+from cnncourse._util import to_numpy
+from cnncourse.plots._common import grid, image_list, imshow, new_figure
 
 # Weights and responses are signed: red for positive, blue for negative, white at 0.
 DIVERGING = "RdBu_r"
@@ -33,7 +36,7 @@ def plot_feature_maps(
         One axes a channel, titled with its index. Each map has its own colour
         range (viridis: dark low, yellow high), since channels differ in scale.
     """
-    values = as_array(maps, "maps").astype(np.float64)
+    values = to_numpy(maps, "maps").astype(np.float64)
     if values.ndim == 4 and values.shape[0] == 1:
         values = values[0]  # a batch of one image
     if values.ndim != 3:
@@ -77,7 +80,7 @@ def plot_filters(weights, ncols: int = 8, max_filters: int = 64, rgb: bool = Tru
         input channel, titled "o,i". Signed weights share one red-blue scale
         centred at 0, so the panels are comparable.
     """
-    w = as_array(weights, "weights").astype(np.float64)
+    w = to_numpy(weights, "weights").astype(np.float64)
     if w.ndim != 4:
         raise ValueError(
             f"weights must have shape (O, I, kh, kw) as in PyTorch; got {w.shape}. A Keras "
@@ -124,9 +127,6 @@ def filter_response(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     Like every CNN library, this slides the kernel without flipping it
     (cross-correlation), with zeros around the border; the output is (H, W).
     """
-    import torch
-    import torch.nn.functional as F
-
     x = torch.from_numpy(image)[None, None]  # (1, 1, H, W)
     k = torch.from_numpy(kernel)[None, None]  # (1, 1, kh, kw)
     return F.conv2d(x, k, padding="same")[0, 0].numpy()  # (H, W)
@@ -161,7 +161,7 @@ def plot_kernel_response(
     picture = _grey(image)
     checked = {}
     for name, kernel in kernels.items():
-        k = as_array(kernel, f"kernels[{name!r}]").astype(np.float64)
+        k = to_numpy(kernel, f"kernels[{name!r}]").astype(np.float64)
         if k.ndim != 2 or k.size == 0:
             raise ValueError(
                 f"kernels[{name!r}] must be a 2-D (kh, kw) array; got shape {k.shape}."

@@ -99,7 +99,7 @@ def _double_softmax_floor(answer) -> str | None:
 
 @exercise("kvp-keras-epsilon-step1", chapter=CHAPTER, points=1)
 def _keras_epsilon_step1(answer) -> str | None:
-    from cnncourse.compare import torch_eps_matching_keras
+    from cnncourse.interop import torch_eps_matching_keras
 
     got = as_float(answer, "an eps for PyTorch")
     keras_eps = keras_adam_epsilon()

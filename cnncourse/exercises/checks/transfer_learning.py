@@ -28,7 +28,7 @@ BASE_LR, HEAD_LR = 1e-4, 1e-3
 def head_sizes() -> tuple[int, int]:
     """``(features, head parameters)`` of the chapter's model with a new 5-class head."""
     from cnncourse.models import build_model
-    from cnncourse.transfer import split_model
+    from cnncourse.train.transfer import split_model
 
     model = build_model(ARCH, num_classes=OLD_CLASSES, widths=WIDTHS)
     features = split_model(model).num_features
@@ -66,7 +66,7 @@ def _probe_model():
     import torch
 
     from cnncourse.models import build_model
-    from cnncourse.transfer import with_new_head
+    from cnncourse.train.transfer import with_new_head
 
     torch.manual_seed(0)
     pretrained = build_model("vgg", num_classes=OLD_CLASSES, widths=(8, 16), dropout=0.0)

@@ -34,6 +34,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cnncourse._frameworks import import_keras
+from cnncourse._util import evaluating
+
 __all__ = [
     "BaseAndHead",
     "freeze",
@@ -279,7 +282,7 @@ def keras_split_model(model: Any, *, name: str = "base") -> tuple[Any, list[Any]
         images ``(N, H, W, C)`` -> features ``(N, F)``; ``head_layers`` lists the head's
         layers in order.
     """
-    keras = _keras()
+    keras = import_keras()
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}.")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
@@ -328,7 +331,7 @@ def keras_with_new_head(
         ``images (N, H, W, C) -> base -> [Dropout] -> Dense(num_classes)`` logits,
         with layers named ``"base"``, ``"head_dropout"`` and ``"fc"``.
     """
-    keras = _keras()
+    keras = import_keras()
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
     if not 0.0 <= dropout < 1.0:
@@ -359,7 +362,7 @@ def inference_mode_class():
     global _INFERENCE_MODE
     if _INFERENCE_MODE is not None:
         return _INFERENCE_MODE
-    keras = _keras()
+    keras = import_keras()
 
     @keras.saving.register_keras_serializable(package="cnncourse")
     class InferenceMode(keras.Model):
@@ -388,12 +391,6 @@ def inference_mode_class():
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def _keras():
-    from cnncourse._frameworks import import_keras
-
-    return import_keras()
 
 
 def _check_module(module: Any, what: str) -> None:
@@ -432,15 +429,9 @@ def _check_same_function(model: nn.Module, parts: BaseAndHead) -> None:
     """Raise unless ``parts`` computes what ``model`` computes on one probe input."""
     device = next(model.parameters()).device
     probe = torch.rand(2, *parts.input_shape, generator=torch.Generator().manual_seed(0))
-    was_training = model.training
-    model.eval()
-    parts.eval()  # the layers are shared: this is the same inference mode
-    try:
-        with torch.no_grad():
-            same = torch.allclose(model(probe.to(device)), parts(probe.to(device)), atol=1e-5)
-    finally:
-        parts.train(was_training)
-        model.train(was_training)  # last: restores the shared layers to the model's mode
+    # the layers are shared: restore the model's mode last, so they end in it
+    with evaluating(model), evaluating(parts), torch.no_grad():
+        same = torch.allclose(model(probe.to(device)), parts(probe.to(device)), atol=1e-5)
     if not same:
         raise ValueError(
             f"splitting {type(model).__name__} into its children in order does not compute "

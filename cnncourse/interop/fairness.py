@@ -1,21 +1,21 @@
-"""Comparing two frameworks fairly: one data order, wall time, lines of code, output gaps.
+"""Comparing two frameworks fairly: one data order, lines of code, Adam's epsilon, backends.
 
-Chapter 9 (Keras versus PyTorch) trains the same model in both frameworks and puts
+The Keras-versus-PyTorch chapter trains the same model in both frameworks and puts
 accuracy, time and code size side by side. The pieces that make such a comparison
-fair and measurable live here, so any chapter can reuse them:
+fair and measurable:
 
 - :func:`epoch_orders` draws the shuffle order of every epoch once, so both
   frameworks see the same batches in the same order;
-- :class:`Stopwatch` times a block of code;
 - :func:`count_code_lines` counts the lines of code of a function (no blank lines,
   comments or docstrings);
-- :func:`max_abs_difference` compares outputs of PyTorch, Keras and NumPy;
 - :func:`torch_eps_matching_keras` is the PyTorch Adam ``eps`` that reproduces
   one step of Keras' Adam, which adds epsilon *before* the bias correction;
 - :func:`run_with_keras_backend` runs a script in a fresh Python process with
   another Keras backend (the backend is fixed when Keras is first imported).
 
-Nothing here imports PyTorch, TensorFlow or Keras at import time.
+Timing is :class:`cnncourse._util.Stopwatch` and output gaps are
+:func:`cnncourse._util.max_abs_difference`, both public as ``cnncourse.interop.*``.
+Nothing here imports PyTorch, TensorFlow or Keras.
 """
 
 from __future__ import annotations
@@ -30,11 +30,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import tokenize
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -73,43 +71,6 @@ def epoch_orders(n: int, epochs: int, seed: int = 0) -> list[np.ndarray]:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
     rng = np.random.default_rng(seed)
     return [rng.permutation(n) for _ in range(epochs)]
-
-
-class Stopwatch:
-    """Wall-clock time of a ``with`` block, in seconds.
-
-    >>> with Stopwatch() as watch:
-    ...     pass
-    >>> watch.seconds >= 0
-    True
-
-    Inside the block ``seconds`` is the time so far; after it, the block's duration.
-    """
-
-    def __init__(self) -> None:
-        self._start: float | None = None
-        self._stop: float | None = None
-
-    def __enter__(self) -> Stopwatch:
-        self._start, self._stop = time.perf_counter(), None
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        if self._start is None:
-            raise RuntimeError(
-                "the stopwatch was never started: use it as `with Stopwatch() as w:`."
-            )
-        end = self._stop if self._stop is not None else time.perf_counter()
-        return end - self._start
-
-    def __repr__(self) -> str:
-        if self._start is None:
-            return "Stopwatch(not started)"
-        return f"Stopwatch({self.seconds:.3f} s)"
 
 
 def count_code_lines(code: Callable | type | str) -> int:
@@ -158,39 +119,6 @@ def count_code_lines(code: Callable | type | str) -> int:
         if token.type not in _NOT_CODE:
             lines.update(range(token.start[0], token.end[0] + 1))
     return len(lines - docstrings)
-
-
-def _to_numpy(value: Any, name: str) -> np.ndarray:
-    """A NumPy copy of a NumPy array, PyTorch tensor, TensorFlow/Keras tensor or list."""
-    if hasattr(value, "detach"):  # torch.Tensor, also Keras tensors on the torch backend
-        value = value.detach().cpu()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name} must be an array or tensor of numbers, got {type(value).__name__}."
-        ) from err
-    return array
-
-
-def max_abs_difference(a: Any, b: Any) -> float:
-    """Largest ``|a - b|`` over all entries: how far two models' outputs are apart.
-
-    ``a`` and ``b`` may be NumPy arrays, PyTorch tensors or Keras/TensorFlow tensors of
-    the same shape, e.g. logits ``(N, K)`` of a PyTorch model and of its Keras twin.
-    """
-    x, y = _to_numpy(a, "a"), _to_numpy(b, "b")
-    if x.shape != y.shape:
-        hint = ""
-        if x.ndim == 4 and y.ndim == 4 and sorted(x.shape) == sorted(y.shape):
-            hint = (
-                " They look like the same images in two layouts: move PyTorch's (N, C, H, W) "
-                "to Keras' (N, H, W, C) with .permute(0, 2, 3, 1) before comparing."
-            )
-        raise ValueError(f"cannot compare shapes {x.shape} and {y.shape}.{hint}")
-    if x.size == 0:
-        raise ValueError("cannot compare empty arrays.")
-    return float(np.max(np.abs(x - y)))
 
 
 def torch_eps_matching_keras(epsilon: float, beta_2: float, step: int) -> float:

@@ -9,7 +9,6 @@ time of one run, which is why grids stay small and coarse (factors of 3 in the l
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -18,7 +17,11 @@ import torch
 from sklearn.model_selection import ParameterGrid
 from torch import nn
 
-from cnncourse.data.imageset import ImageSet
+from cnncourse._util import Stopwatch
+from cnncourse.data import ImageSet
+from cnncourse.models import build_model, count_parameters
+from cnncourse.models.reference import BLOCKS
+from cnncourse.train import fit, make_scheduler
 
 SEARCHABLE = ("lr", "batch_size", "width")
 RESULT_COLUMNS = (
@@ -40,9 +43,6 @@ def reference_builder(width: int, data: ImageSet) -> nn.Module:
 
     ``width=32`` is the default reference model; the grid scales all layers together.
     """
-    from cnncourse.models import build_model
-    from cnncourse.models.reference import BLOCKS
-
     height, image_width, channels = data.image_shape
     return build_model(
         "reference",
@@ -95,9 +95,6 @@ def grid_search(
         train_accuracy, seconds``: the best validation epoch of each run, its final training
         accuracy and its wall-clock time, sorted by ``val_accuracy`` (best first).
     """
-    from cnncourse.models import count_parameters
-    from cnncourse.train import fit
-
     for name, value in (("train", train), ("val", val)):
         if not isinstance(value, ImageSet):
             raise TypeError(
@@ -114,19 +111,19 @@ def grid_search(
         settings = {"lr": 1e-3, "batch_size": 128, "width": 32, **combo}
         torch.manual_seed(seed)  # same initial weights for every run of the same width
         model = build(settings["width"], train)
-        start = time.perf_counter()
-        history = fit(
-            model,
-            train,
-            val,
-            epochs=epochs,
-            batch_size=settings["batch_size"],
-            lr=settings["lr"],
-            device=device,
-            seed=seed,
-            progress=False,
-            **fit_kwargs,
-        )
+        with Stopwatch() as watch:
+            history = fit(
+                model,
+                train,
+                val,
+                epochs=epochs,
+                batch_size=settings["batch_size"],
+                lr=settings["lr"],
+                device=device,
+                seed=seed,
+                progress=False,
+                **fit_kwargs,
+            )
         best = history.best("val_accuracy")
         rows.append(
             {
@@ -136,7 +133,7 @@ def grid_search(
                 "val_loss": best["val_loss"],
                 "best_epoch": int(best["epoch"]),
                 "train_accuracy": history["accuracy"].iloc[-1],
-                "seconds": time.perf_counter() - start,
+                "seconds": watch.seconds,
             }
         )
     table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -152,8 +149,6 @@ def schedule_curve(scheduler: str, *, lr: float, epochs: int, steps_per_epoch: i
     reacts to the validation loss, so its curve exists only after training (History ``lr``).
     Returns ``(epochs * steps_per_epoch,)`` values: the rate used by each step.
     """
-    from cnncourse.train import make_scheduler
-
     if scheduler not in ("onecycle", "cosine"):
         raise ValueError(
             f"schedule_curve draws 'onecycle' or 'cosine', got {scheduler!r}; "

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from cnncourse._frameworks import import_keras
+from cnncourse._util import to_numpy
 
 _TORCH_KINDS = {nn.Conv2d: "Conv2D", nn.Linear: "Dense", nn.BatchNorm2d: "BatchNormalization"}
 
@@ -60,7 +61,9 @@ def torch_to_keras(torch_model: nn.Module, keras_model: Any) -> Any:
     """
     for pair in _pairs(torch_model, keras_model):
         for t, k in _tensors(pair):
-            k.assign(_to_keras(pair, t.detach().cpu().float().numpy()))  # Keras casts to k.dtype
+            k.assign(
+                _to_keras(pair, to_numpy(t, pair.label, dtype=np.float32))
+            )  # Keras casts to k.dtype
     return keras_model
 
 
