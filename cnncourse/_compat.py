@@ -27,13 +27,6 @@ RENAMED: dict[tuple[str, str], str] = {
     # (module that used to hold it, old name): "module:new name"
     ("cnncourse.runtime", "get_device"): "cnncourse.runtime:device",
     ("cnncourse.runtime", "set_seed"): "cnncourse.runtime:seed_everything",
-    ("cnncourse.models.torch_models", "ImageClassifier"): "cnncourse.models:ImageClassifier",
-    ("cnncourse.models.torch_models", "TinyCNN"): "cnncourse.models:TinyCNN",
-    ("cnncourse.models.torch_models", "VGGNet"): "cnncourse.models:VGGNet",
-    ("cnncourse.models.torch_models", "MLP"): "cnncourse.models:MLP",
-    ("cnncourse.models.keras_models", "keras_tiny_cnn"): "cnncourse.models:keras_tiny_cnn",
-    ("cnncourse.models.keras_models", "keras_vgg"): "cnncourse.models:keras_vgg",
-    ("cnncourse.models.keras_models", "keras_mlp"): "cnncourse.models:keras_mlp",
     ("cnncourse.models.reference", "Recipe"): "cnncourse.train.recipes:Recipe",
     ("cnncourse.models.reference", "REFERENCE_RECIPE"): "cnncourse.train.recipes:REFERENCE_RECIPE",
     ("cnncourse.models.reference", "SHORT_RECIPE"): "cnncourse.train.recipes:SHORT_RECIPE",
@@ -45,6 +38,8 @@ MOVED_MODULES: dict[str, str] = {
     "cnncourse.pipelines": "cnncourse.data",
     "cnncourse.transfer": "cnncourse.train.transfer",
     "cnncourse.tuning": "cnncourse.train.tuning",
+    "cnncourse.models.torch_models": "cnncourse.models",
+    "cnncourse.models.keras_models": "cnncourse.models",
 }
 
 

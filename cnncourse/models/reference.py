@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from cnncourse._compat import resolve_renamed
+from cnncourse import _compat
 from cnncourse.models._base import BN_EPSILON, BN_MOMENTUM, ImageClassifier, keras_input
 from cnncourse.models._checks import check_widths
 
@@ -129,4 +129,4 @@ def keras_reference(
 
 def __getattr__(name: str):
     # Recipe, REFERENCE_RECIPE and SHORT_RECIPE moved to cnncourse.train.recipes
-    return resolve_renamed(__name__, name)
+    return _compat.resolve(__name__, name)
