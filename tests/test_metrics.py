@@ -329,6 +329,7 @@ def test_map_is_computed_by_the_coco_evaluator(monkeypatch):
     # evaluator the call is refused with the install line instead of a traceback
     result = metrics.mean_average_precision(PREDS, TARGETS, backend="faster_coco_eval")
     assert result["map"] == pytest.approx(COCO_MAP)
+    assert metrics.mean_average_precision(PREDS, TARGETS, backend="torchmetrics") == result
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="pip install faster-coco-eval"):
         metrics.mean_average_precision(PREDS, TARGETS)
@@ -349,7 +350,7 @@ def test_faster_coco_eval_is_installed():
         ({"targets": TARGETS[0]}, TypeError, "one dict an image"),
         ({"iou_thresholds": (0.0,)}, ValueError, r"\(0, 1\]"),
         ({"interpolation": "all"}, ValueError, "'101'"),
-        ({"backend": "cnncourse"}, ValueError, "faster_coco_eval"),
+        ({"backend": "cnncourse"}, ValueError, "COCO's evaluator only"),
     ],
 )
 def test_bad_detection_input_is_refused(kwargs, error, message):

@@ -140,9 +140,12 @@ def _images(items, name: str, keys: tuple[str, ...]) -> list[dict[str, np.ndarra
 
 def _coco_backend(backend: str) -> str:
     """The installed COCO evaluator to use for ``backend``, or a clear refusal."""
+    if backend == "torchmetrics":  # the earlier name of this same path
+        backend = "auto"
     if backend not in ("auto", *_COCO_BACKENDS):
         raise ValueError(
-            f"backend must be 'auto', 'faster_coco_eval' or 'pycocotools'; got {backend!r}."
+            f"backend must be 'auto', 'faster_coco_eval' or 'pycocotools'; got {backend!r}. "
+            "mAP is computed by COCO's evaluator only; 'auto' picks the installed one."
         )
     wanted = _COCO_BACKENDS if backend == "auto" else (backend,)
     for name in wanted:
@@ -197,7 +200,8 @@ def mean_average_precision(
     if interpolation not in ("101", "11"):
         raise ValueError(
             f"interpolation must be '101' (COCO) or '11' (VOC 2007); got {interpolation!r}. "
-            "The all-point area of VOC 2010 is the evaluation chapter's exercise."
+            "COCO's evaluator reads precision at fixed recall levels, so the all-point "
+            "area of VOC 2010 is not offered: use '101'."
         )
     thresholds = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
     if len(thresholds) == 0 or thresholds.min() <= 0 or thresholds.max() > 1:
