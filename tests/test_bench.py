@@ -7,21 +7,26 @@ from __future__ import annotations
 import json
 import sys
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from conftest import ROOT
-from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
 
 from cnncourse import runtime
 from cnncourse.data import ImageSet
 
+# The benchmark runs Keras and reads the book's caches: it needs the keras and book extras.
+pytestmark = pytest.mark.keras
+pytest.importorskip("jupyter_cache", reason="the benchmark needs the book extra")
+pytest.importorskip("keras", reason="the benchmark needs the keras extra")
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import nbformat  # noqa: E402
 import run_benchmark  # noqa: E402
 from cnncourse_bench import accuracy, chapters, report, throughput  # noqa: E402
+from jupyter_cache import get_cache  # noqa: E402
+from jupyter_cache.base import CacheBundleIn  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 NUMERIC = {  # columns that must read back as numbers
