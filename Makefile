@@ -27,7 +27,7 @@ help:
 	@echo "make test        set up, unit tests + every chapter under nbval (quick mode) + browser check"
 	@echo "make unit        unit tests of the package only (fast)"
 	@echo "make student     student edition (no solutions) in _build/student"
-	@echo "make bench       performance benchmark, table in benchmarks/results/"
+	@echo "make bench       performance benchmark, CSVs and tables in benchmarks/results/"
 	@echo "make sync        re-pair book/*.md with book/*.ipynb (jupytext)"
 	@echo "make lint        ruff check + format check"
 
@@ -97,7 +97,7 @@ student: setup
 	@echo "==> student notebooks in _build/student, its book in _build/student/_build/html"
 
 bench: setup
-	$(PY) -m cnncourse bench --out benchmarks/results
+	$(PY) benchmarks/run_benchmark.py
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^cnncourse' > $(CONSTRAINTS).new

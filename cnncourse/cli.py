@@ -23,8 +23,13 @@ examples:
   cnncourse student-edition _build/student    notebooks without solutions + book config
   cnncourse grade submissions/ --out grades.csv
   cnncourse check-notebook my_copy.ipynb      run one notebook, print its check verdicts
-  cnncourse bench --help                      the performance benchmark
 """
+
+
+BENCH_MOVED = (
+    "The benchmark runs from a checkout of the repository: make bench "
+    "(or python benchmarks/run_benchmark.py --help)."
+)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -144,19 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 unless every exercise's last verdict is a pass (for the book with solutions)",
     )
 
-    command(
-        "bench",
-        "Run the performance benchmark (options: cnncourse bench --help).",
-        "  cnncourse bench --help\n",
-    )
+    # options of the old in-package benchmark, --help included, all get the same pointer
+    bench = commands.add_parser("bench", help=BENCH_MOVED, prefix_chars="+", add_help=False)
+    bench.add_argument("args", nargs="*")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits 2 on bad arguments)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the benchmark owns its arguments, --help included
-        return _bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "data":
@@ -169,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _grade(args, parser)
     if args.command == "check-notebook":
         return _check_notebook(args, parser)
+    if args.command == "bench":
+        print(BENCH_MOVED, file=sys.stderr)
+        return 1
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
     return 2  # pragma: no cover
 
@@ -379,15 +383,3 @@ def _check_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         print("--strict: every exercise must end with a passing check.", file=sys.stderr)
         return 1
     return 0
-
-
-def _bench(argv: list[str]) -> int:
-    import importlib
-
-    try:
-        bench = importlib.import_module("cnncourse.bench")
-    except ImportError as err:
-        print(f"cnncourse bench is not available: {err}", file=sys.stderr)
-        return 1
-    status = bench.main(argv)
-    return int(status or 0)

@@ -83,3 +83,46 @@ def test_from_confusion_solution_passes_and_typical_mistakes_fail():
 def test_chapter_cases_include_a_class_never_predicted():
     cases = ev._confusion_cases()
     assert any(not np.isin(np.arange(k), y_pred).all() for k, _, y_pred in cases)
+
+
+def average_precision(preds, targets, iou_threshold, *, keep_duplicates=False, area="101"):
+    """The chapter's solution: COCO's greedy matching, then the 101-point AP. The keyword
+    arguments make the two classic mistakes: a true box found twice, the all-point area."""
+    scored, num_true = [], 0
+    for pred, target in zip(preds, targets, strict=True):
+        num_true += len(target["boxes"])
+        order = np.argsort(-np.asarray(pred["scores"]), kind="stable")
+        ious = box_iou(np.asarray(pred["boxes"])[order], target["boxes"])  # (D, G)
+        matched = set()
+        for d, score in enumerate(np.asarray(pred["scores"])[order]):
+            free = [g for g in range(ious.shape[1]) if keep_duplicates or g not in matched]
+            best = max(free, key=lambda g: ious[d, g], default=None)
+            hit = best is not None and ious[d, best] >= iou_threshold
+            if hit:
+                matched.add(best)
+            scored.append((score, hit))
+    scored.sort(key=lambda pair: -pair[0])
+    hits = np.array([hit for _, hit in scored], dtype=float)
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    recall = np.cumsum(hits) / num_true
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    if area == "all":
+        return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
+    at = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
+    return float(np.mean([envelope[i] if i < len(hits) else 0.0 for i in at]))
+
+
+def test_average_precision_solution_agrees_with_coco_and_mistakes_fail():
+    # the oracle is the COCO evaluator (faster-coco-eval through torchmetrics), in the check
+    assert check("eval-average-precision", average_precision).passed
+    duplicates = check(
+        "eval-average-precision",
+        lambda p, t, th: average_precision(p, t, th, keep_duplicates=True),
+    )
+    assert duplicates.status == "fail" and "duplicate" in duplicates.message
+    all_point = check(
+        "eval-average-precision", lambda p, t, th: average_precision(p, t, th, area="all")
+    )
+    assert all_point.status == "fail" and "COCO's evaluator gives" in all_point.message
+    assert check("eval-average-precision", lambda p, t, th: None).status == "not attempted"
+    assert "raised" in check("eval-average-precision", lambda p, t, th: 1 / 0).message

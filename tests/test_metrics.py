@@ -239,17 +239,19 @@ PREDS = [
 # Ranked by score: d1 (.9), d2 (.8), d3 (.7), d4 (.6); 3 ground-truth boxes.
 # IoU >= 0.5:  TP TP FP TP -> recall 1/3 2/3 2/3 1, precision 1 1 2/3 3/4
 #   envelope (best precision at this recall or beyond): 1 1 3/4 3/4
-#   all-point AP = 1/3*1 + 1/3*1 + 0*3/4 + 1/3*3/4 = 11/12
 #   11-point: recall levels 0..0.6 (7) -> 1, 0.7..1.0 (4) -> 3/4: (7 + 3)/11 = 10/11
 #   101-point: levels 0..0.66 (67) -> 1, 0.67..1.00 (34) -> 3/4: (67 + 25.5)/101
 # IoU >= 0.75: d2 (IoU .5) is now a miss: TP FP FP TP
 #   recall 1/3 1/3 1/3 2/3, precision 1 1/2 1/3 1/2 -> envelope 1 1/2 1/2 1/2
-#   all-point AP = 1/3*1 + 1/3*1/2 = 1/2
+#   101-point: levels 0..0.33 (34) -> 1, 0.34..0.66 (33) -> 1/2, above 2/3 -> 0: 50.5/101
+# IoU 0.50:0.95 (COCO): d1 and d3 are exact (IoU 1), d4 has IoU 0.8, d2 0.5. At
+#   0.5: 92.5/101; 0.55..0.8 (6 thresholds): as at 0.75, 50.5/101; 0.85..0.95 (3): d1 only,
+#   recall 1/3 at precision 1 -> 34/101.
+AP50_101, AP75_101 = 92.5 / 101, 50.5 / 101
+COCO_MAP = (92.5 + 6 * 50.5 + 3 * 34) / 101 / 10
 
 
-@pytest.mark.parametrize(
-    ("interpolation", "ap50"), [("all", 11 / 12), ("11", 10 / 11), ("101", 92.5 / 101)]
-)
+@pytest.mark.parametrize(("interpolation", "ap50"), [("11", 10 / 11), ("101", AP50_101)])
 def test_average_precision_worked_example(interpolation, ap50):
     result = metrics.mean_average_precision(
         PREDS, TARGETS, iou_thresholds=(0.5,), interpolation=interpolation
@@ -260,13 +262,18 @@ def test_average_precision_worked_example(interpolation, ap50):
     assert result["map_per_class"] == {0: pytest.approx(ap50)}
 
 
+def test_coco_map_over_all_ten_thresholds():
+    result = metrics.mean_average_precision(PREDS, TARGETS)
+    assert result["map"] == pytest.approx(COCO_MAP)
+    assert result["map_50"] == pytest.approx(AP50_101)
+    assert result["map_75"] == pytest.approx(AP75_101)
+
+
 def test_mean_average_precision_over_thresholds_and_classes():
-    result = metrics.mean_average_precision(
-        PREDS, TARGETS, iou_thresholds=(0.5, 0.75), interpolation="all", backend="cnncourse"
-    )
-    assert result["map_50"] == pytest.approx(11 / 12)
-    assert result["map_75"] == pytest.approx(1 / 2)
-    assert result["map"] == pytest.approx((11 / 12 + 1 / 2) / 2)  # 17/24
+    result = metrics.mean_average_precision(PREDS, TARGETS, iou_thresholds=(0.5, 0.75))
+    assert result["map_50"] == pytest.approx(AP50_101)
+    assert result["map_75"] == pytest.approx(AP75_101)
+    assert result["map"] == pytest.approx((AP50_101 + AP75_101) / 2)
     # Add class 1 (ground truth, never detected: AP 0) and class 2 (detected, no ground
     # truth: AP undefined, left out of the mean as COCO does).
     targets = [dict(TARGETS[0]), {"boxes": [[0, 0, 10, 10], [50, 50, 60, 60]], "labels": [0, 1]}]
@@ -278,40 +285,42 @@ def test_mean_average_precision_over_thresholds_and_classes():
         },
         PREDS[1],
     ]
-    result = metrics.mean_average_precision(
-        preds, targets, iou_thresholds=(0.5,), interpolation="all"
-    )
-    assert result["map_per_class"][0] == pytest.approx(11 / 12)
+    result = metrics.mean_average_precision(preds, targets, iou_thresholds=(0.5,))
+    assert result["map_per_class"][0] == pytest.approx(AP50_101)
     assert result["map_per_class"][1] == 0.0
     assert np.isnan(result["map_per_class"][2])
-    assert result["map"] == pytest.approx((11 / 12 + 0) / 2)
+    assert result["map"] == pytest.approx((AP50_101 + 0) / 2)
 
 
 def test_max_detections_keeps_top_scores_per_image():
     # one detection an image: d1 (TP) and d2 (TP at IoU .5) -> recall 1/3, 2/3 at
-    # precision 1 -> all-point AP 2/3 (g2 is never found)
+    # precision 1, g2 never found -> 101-point AP: levels 0..0.66 (67) -> 1: 67/101
     result = metrics.mean_average_precision(
-        PREDS, TARGETS, iou_thresholds=(0.5,), interpolation="all", max_detections=1
+        PREDS, TARGETS, iou_thresholds=(0.5,), max_detections=1
     )
-    assert result["map"] == pytest.approx(2 / 3)
+    assert result["map"] == pytest.approx(67 / 101)
 
 
 def test_mean_average_precision_accepts_tensors():
     as_tensors = [{k: torch.tensor(v) for k, v in item.items()} for item in PREDS]
-    result = metrics.mean_average_precision(
-        as_tensors, TARGETS, iou_thresholds=(0.5,), interpolation="all"
-    )
-    assert result["map"] == pytest.approx(11 / 12)
+    result = metrics.mean_average_precision(as_tensors, TARGETS, iou_thresholds=(0.5,))
+    assert result["map"] == pytest.approx(AP50_101)
 
 
-@pytest.mark.skipif(
-    not any(importlib.util.find_spec(m) for m in ("pycocotools", "faster_coco_eval")),
-    reason="torchmetrics' MeanAveragePrecision needs pycocotools or faster-coco-eval",
-)
-def test_own_map_agrees_with_torchmetrics():
-    ours = metrics.mean_average_precision(PREDS, TARGETS, backend="cnncourse")
-    theirs = metrics.mean_average_precision(PREDS, TARGETS, backend="torchmetrics")
-    assert ours == pytest.approx(theirs, abs=1e-6)
+def test_map_is_computed_by_the_coco_evaluator(monkeypatch):
+    # faster-coco-eval (a dependency) gives the hand-derived COCO number; without any COCO
+    # evaluator the call is refused with the install line instead of a traceback
+    result = metrics.mean_average_precision(PREDS, TARGETS, backend="faster_coco_eval")
+    assert result["map"] == pytest.approx(COCO_MAP)
+    assert metrics.mean_average_precision(PREDS, TARGETS, backend="torchmetrics") == result
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="pip install faster-coco-eval"):
+        metrics.mean_average_precision(PREDS, TARGETS)
+
+
+def test_faster_coco_eval_is_installed():
+    # the package depends on it: mAP must never silently lack its evaluator
+    assert importlib.util.find_spec("faster_coco_eval") is not None
 
 
 @pytest.mark.parametrize(
@@ -323,7 +332,8 @@ def test_own_map_agrees_with_torchmetrics():
         ({"targets": [{"boxes": [[0, 0, 1]], "labels": [0]}] * 2}, ValueError, r"\(N, 4\)"),
         ({"targets": TARGETS[0]}, TypeError, "one dict an image"),
         ({"iou_thresholds": (0.0,)}, ValueError, r"\(0, 1\]"),
-        ({"interpolation": "voc"}, ValueError, "'all'"),
+        ({"interpolation": "all"}, ValueError, "'101'"),
+        ({"backend": "cnncourse"}, ValueError, "COCO's evaluator only"),
     ],
 )
 def test_bad_detection_input_is_refused(kwargs, error, message):

@@ -10,15 +10,18 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # cnncourse_bench
 
-import torchvision  # noqa: F401  (before TensorFlow: see cnncourse._frameworks)
+import torchvision  # noqa: E402,F401  (before TensorFlow: see cnncourse._frameworks)
+from cnncourse_bench.throughput import fit_epochs, keras_epochs  # noqa: E402
 
-from cnncourse.bench import fit_epochs, keras_epochs
-from cnncourse.data import load, to_tensors
-from cnncourse.models import build_model
-from cnncourse.runtime import seed_everything
+from cnncourse import runtime  # noqa: E402
+from cnncourse.data import load, to_tensors  # noqa: E402
+from cnncourse.models import build_model  # noqa: E402
+from cnncourse.runtime import seed_everything  # noqa: E402
 
 BUSY_LOOP = "import os\nos.sched_setaffinity(0, {1})\nwhile True:\n    pass"
 
@@ -32,7 +35,8 @@ def main() -> None:
         sys.exit("needs Linux and at least two cores")
     train = load("fashion_mnist", "train")
     seed_everything(0, keras=True)
-    fit_epoch = fit_epochs(build_model("tiny"), to_tensors(train))
+    runtime.tune_cpu_allocator()  # as the benchmark does, in this process only
+    fit_epoch = fit_epochs(build_model("tiny"), to_tensors(train), device="cpu")
     keras_epoch = keras_epochs(build_model("tiny", "keras"), train)
     fit_epoch(), keras_epoch()  # warm-up
     for phase in range(args.phases):

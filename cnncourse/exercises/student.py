@@ -1,68 +1,16 @@
 """The student edition: every chapter as a notebook without solutions, and a book to match.
 
-Exercise markup in the chapters
--------------------------------
-Chapters are MyST markdown notebooks (jupytext ``format_name: myst``, with a
-``kernelspec`` in the front matter) that import ``from cnncourse.exercises import
-check`` in their imports cell. An exercise uses sphinx-exercise's *gated* directives,
-so that code cells can live inside both the exercise and its solution::
+Solutions are the chapters' gated ``solution-start`` ... ``solution-end`` blocks (and
+plain ``{solution}`` blocks); CONTRIBUTING.md ("Add an exercise check") gives the markup
+and the rules a chapter follows so that removing them leaves a working notebook.
 
-    ```{exercise-start}
-    :label: why-ex1
-    :class: exercise-medium
-    ```
-    The question, in prose.
-    ```{code-cell} ipython3
-    :tags: [exercise-stub]
-    answer = None  # replace None with your answer
-    check("why-params-dense", answer)
-    ```
-    ```{exercise-end}
-    ```
-
-    ```{solution-start} why-ex1
-    :class: dropdown
-    ```
-    ```{code-cell} ipython3
-    answer = 784 * 128 + 128
-    check("why-params-dense", answer)
-    ```
-    ```{solution-end}
-    ```
-
-Rules:
-
-- Labels are ``<chapter prefix>-ex<N>`` (``why-ex1``); check ids are
-  ``<chapter prefix>-<what>`` (``why-params-dense``) and are registered in
-  ``cnncourse/exercises/checks/<chapter file stem>.py``.
-- The difficulty mark is one ``:class:`` of ``exercise-easy``, ``exercise-medium``,
-  ``exercise-hard`` on ``exercise-start``.
-- The stub cell is tagged ``exercise-stub``, assigns ``None`` and calls ``check``: it runs
-  and prints "not attempted". The solution repeats the ``check`` call with the real
-  answer; a check never raises, so to make a broken solution fail CI, run
-  ``cnncourse check-notebook CHAPTER.md --strict`` (exit 1 unless every exercise's last
-  verdict passes); tests/test_exercises.py also runs self-contained solutions.
-- Everything from a ``solution-start`` fence to the closing fence of its
-  ``solution-end`` is removed in the student edition: prose, code cells and outputs.
-  A plain ``{solution}`` directive block is removed too.
-- Nothing outside a solution may depend on it: later cells (hidden ``remove-cell``
-  asserts included) must not use names a solution defines, and no ``{ref}`` may point
-  at a solution label, or the student notebook and book would break.
-- Fences are three or more backticks or colons; a solution fence must start at the top
-  level (not nested in another directive). Example markup shown *as text* sits inside
-  a longer fence and is left alone.
-
-The student copy (``OUT/``) mirrors the book: ``OUT/_toc.yml`` (chosen chapters),
-``OUT/_config.yml`` (the book's, with ``hide_solutions: true``, "(student edition)" in
-the title, and no exclude pattern that would hide the new ``.ipynb`` chapters),
-chapters as ``OUT/<docname>.ipynb`` without outputs, plain pages as ``.md``, the files
-beside the chapters (images, data) and the config's ``local_extensions`` folders.
-Removing the solutions from the sources is what hides them: ``hide_solutions: true``
-on its own crashes the HTML build on gated solutions (sphinx-exercise issue #89).
-``make student`` runs::
-
-    python -m cnncourse student-edition _build/student
-    jupyter-book build _build/student      # HTML in _build/student/_build/html
+The copy in ``OUT/`` mirrors the book: ``_toc.yml`` with the chosen chapters,
+``_config.yml`` with ``hide_solutions: true`` and "(student edition)" in the title,
+chapters as ``.ipynb`` without outputs, plain pages as ``.md``, and the files and
+``local_extensions`` beside them. Removing the solutions from the sources is what hides
+them (``hide_solutions`` alone crashes the HTML build on gated solutions, sphinx-exercise
+issue #89). ``make student`` runs ``cnncourse student-edition _build/student`` and then
+``jupyter-book build _build/student``.
 """
 
 from __future__ import annotations

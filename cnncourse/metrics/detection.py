@@ -5,10 +5,10 @@ for :func:`mean_average_precision` use torchvision's detection format, one dict 
 image: ``{"boxes": (D, 4), "scores": (D,), "labels": (D,)}`` for predictions and
 ``{"boxes": (G, 4), "labels": (G,)}`` for targets.
 
-torchmetrics' ``MeanAveragePrecision`` needs ``pycocotools`` or ``faster-coco-eval``.
-Where neither is installed, :func:`mean_average_precision` computes the same COCO
-numbers itself (same matching, same 101-point interpolation), and it also offers
-PASCAL VOC's all-point and 11-point areas, which COCO tools do not.
+mAP comes from torchmetrics' ``MeanAveragePrecision`` on a maintained COCO evaluator
+(``faster-coco-eval``, a dependency of the package; ``pycocotools`` works too), so the
+numbers are the ones COCO's own tools report. This module checks the input and
+turns the result into plain floats.
 """
 
 from __future__ import annotations
@@ -18,16 +18,20 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import torch
+from torchmetrics.detection import MeanAveragePrecision
+from torchmetrics.functional.classification import (
+    binary_jaccard_index,
+    multiclass_jaccard_index,
+)
+from torchvision.ops import box_iou as torchvision_box_iou
 
-from cnncourse.metrics.classification import to_numpy
+from cnncourse._util import to_numpy
 
-# torch, torchvision and torchmetrics are imported inside the functions that use
-# them: torchmetrics alone takes seconds to import, and classification metrics
-# should not pay for it.
-
-Interpolation = Literal["101", "11", "all"]
+Interpolation = Literal["101", "11"]
+Backend = Literal["auto", "faster_coco_eval", "pycocotools"]
 COCO_IOU_THRESHOLDS = tuple(np.round(np.linspace(0.5, 0.95, 10), 2).tolist())
-_COCO_BACKENDS = ("pycocotools", "faster_coco_eval")
+_COCO_BACKENDS = ("faster_coco_eval", "pycocotools")
 
 
 def _boxes(values, name: str) -> np.ndarray:
@@ -62,9 +66,6 @@ def box_iou(boxes_a, boxes_b) -> np.ndarray:
         ``iou[i, j]`` of ``boxes_a[i]`` and ``boxes_b[j]``, from
         :func:`torchvision.ops.box_iou`.
     """
-    import torch
-    from torchvision.ops import box_iou as torchvision_box_iou
-
     a, b = _boxes(boxes_a, "boxes_a"), _boxes(boxes_b, "boxes_b")
     return torchvision_box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()  # (N, M)
 
@@ -102,12 +103,6 @@ def mask_iou(mask_a, mask_b, num_classes: int | None = None):
             raise ValueError(
                 f"{name} must hold values in [0, {top - 1}]; found {mask.max()}.{hint}"
             )
-    import torch
-    from torchmetrics.functional.classification import (
-        binary_jaccard_index,
-        multiclass_jaccard_index,
-    )
-
     ta, tb = torch.as_tensor(a.astype(np.int64)), torch.as_tensor(b.astype(np.int64))
     nan = float("nan")
     if num_classes is None:
@@ -143,96 +138,23 @@ def _images(items, name: str, keys: tuple[str, ...]) -> list[dict[str, np.ndarra
     return checked
 
 
-def _match(ious: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """COCO's greedy matching: ``tp[t, d]`` for detections sorted by falling score.
-
-    Each detection takes the still-free ground-truth box it overlaps most, if
-    that IoU reaches the threshold; a box matched once cannot be matched again,
-    so a duplicate detection counts as a false positive.
-    """
-    num_det, num_gt = ious.shape
-    tp = np.zeros((len(thresholds), num_det), dtype=bool)
-    for t, threshold in enumerate(thresholds):
-        free = np.ones(num_gt, dtype=bool)
-        for d in range(num_det):
-            candidates = np.flatnonzero(free & (ious[d] >= min(threshold, 1 - 1e-10)))
-            if len(candidates):
-                best = candidates[ious[d, candidates] == ious[d, candidates].max()][-1]
-                free[best] = False
-                tp[t, d] = True
-    return tp
-
-
-def _area(recall: np.ndarray, precision: np.ndarray, interpolation: Interpolation) -> float:
-    """Area under one precision-recall curve (points in falling-score order)."""
-    if len(recall) == 0:
-        return 0.0
-    # the envelope: the best precision reachable at this recall or any higher one
-    envelope = np.maximum.accumulate(precision[::-1])[::-1]
-    if interpolation == "all":  # PASCAL VOC 2010+: exact area under the envelope
-        steps = np.diff(np.concatenate([[0.0], recall]))
-        return float(np.sum(steps * envelope))
-    # COCO (101 points) and VOC 2007 (11 points): mean envelope at fixed recall levels
-    levels = np.linspace(0.0, 1.0, int(interpolation))
-    at = np.searchsorted(recall, levels, side="left")
-    return float(np.mean(np.where(at < len(recall), envelope[np.minimum(at, len(recall) - 1)], 0)))
-
-
-def _average_precisions(preds, targets, thresholds, interpolation, max_detections):
-    """AP table ``(T, K)`` (NaN where a class has no ground truth) and its classes."""
-    classes = np.unique(np.concatenate([x["labels"] for x in [*preds, *targets]] + [[]]))
-    classes = classes.astype(np.int64)
-    ap = np.full((len(thresholds), len(classes)), np.nan)
-    for k, label in enumerate(classes):
-        scores, hits, num_gt = [], [], 0
-        for pred, target in zip(preds, targets, strict=True):
-            gt = target["boxes"][target["labels"] == label]
-            own = pred["labels"] == label
-            order = np.argsort(-pred["scores"][own], kind="mergesort")[:max_detections]
-            det, det_scores = pred["boxes"][own][order], pred["scores"][own][order]
-            hits.append(_match(box_iou(det, gt), thresholds))  # IoUs (D, G)
-            scores.append(det_scores)
-            num_gt += len(gt)
-        if num_gt == 0:
-            continue  # AP is undefined without ground truth; COCO leaves it out of the mean
-        order = np.argsort(-np.concatenate(scores), kind="mergesort")
-        tp = np.concatenate(hits, axis=1)[:, order]  # (T, D) over all images
-        tp_sum, fp_sum = np.cumsum(tp, axis=1), np.cumsum(~tp, axis=1)
-        for t in range(len(thresholds)):
-            recall = tp_sum[t] / num_gt
-            precision = tp_sum[t] / np.maximum(tp_sum[t] + fp_sum[t], 1)
-            ap[t, k] = _area(recall, precision, interpolation)
-    return ap, classes
-
-
-def _with_torchmetrics(preds, targets, thresholds, interpolation, max_detections, backend):
-    import torch
-    from torchmetrics.detection import MeanAveragePrecision
-
-    metric = MeanAveragePrecision(
-        box_format="xyxy",
-        iou_type="bbox",
-        iou_thresholds=[float(t) for t in thresholds],
-        rec_thresholds=np.linspace(0.0, 1.0, int(interpolation)).tolist(),
-        max_detection_thresholds=[1, min(10, max_detections), max_detections],
-        class_metrics=True,
-        backend=backend,
+def _coco_backend(backend: str) -> str:
+    """The installed COCO evaluator to use for ``backend``, or a clear refusal."""
+    if backend == "torchmetrics":  # the earlier name of this same path
+        backend = "auto"
+    if backend not in ("auto", *_COCO_BACKENDS):
+        raise ValueError(
+            f"backend must be 'auto', 'faster_coco_eval' or 'pycocotools'; got {backend!r}. "
+            "mAP is computed by COCO's evaluator only; 'auto' picks the installed one."
+        )
+    wanted = _COCO_BACKENDS if backend == "auto" else (backend,)
+    for name in wanted:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    raise ModuleNotFoundError(
+        f"mean_average_precision needs {' or '.join(wanted)}; install it with "
+        f"pip install {wanted[0].replace('_', '-')} (cnncourse depends on faster-coco-eval)."
     )
-    as_tensors = [{k: torch.as_tensor(v) for k, v in item.items()} for item in [*preds, *targets]]
-    metric.update(as_tensors[: len(preds)], as_tensors[len(preds) :])
-    out = metric.compute()
-
-    def value(x) -> float:  # torchmetrics marks "undefined" with -1; we use NaN
-        return float("nan") if float(x) < 0 else float(x)
-
-    per_class = torch.atleast_1d(out["map_per_class"]).tolist()
-    classes = torch.atleast_1d(out["classes"]).tolist()
-    return {
-        "map": value(out["map"]),
-        "map_50": value(out["map_50"]),
-        "map_75": value(out["map_75"]),
-        "map_per_class": {int(c): value(v) for c, v in zip(classes, per_class, strict=True)},
-    }
 
 
 def mean_average_precision(
@@ -242,15 +164,16 @@ def mean_average_precision(
     *,
     interpolation: Interpolation = "101",
     max_detections: int = 100,
-    backend: Literal["auto", "torchmetrics", "cnncourse"] = "auto",
+    backend: Backend = "auto",
 ) -> dict:
     """Mean average precision of box detections, COCO-style by default.
 
     For each class and IoU threshold, detections of all images are ranked by
     score; a detection is a true positive when it overlaps a not-yet-matched
     ground-truth box of its class by at least the threshold. AP is the area
-    under the resulting precision-recall curve; mAP averages AP over classes
-    that have ground truth and over the thresholds.
+    under the resulting precision-recall curve's upper envelope, read at fixed
+    recall levels; mAP averages AP over classes that have ground truth and over
+    the thresholds. The evaluation itself is COCO's, through torchmetrics.
 
     Parameters
     ----------
@@ -259,17 +182,13 @@ def mean_average_precision(
     targets : list of dict, one an image
         ``"boxes"`` (G, 4) xyxy, ``"labels"`` (G,).
     iou_thresholds : sequence of float
-        COCO's 0.50, 0.55, ..., 0.95 by default; ``(0.5,)`` gives PASCAL VOC's mAP@0.5.
-    interpolation : {"101", "11", "all"}
-        Mean precision at 101 recall levels (COCO), at 11 levels (VOC 2007), or
-        the exact area under the precision envelope (VOC 2010 and later).
+        COCO's 0.50, 0.55, ..., 0.95 by default; ``(0.5,)`` gives mAP@0.5.
+    interpolation : {"101", "11"}
+        Mean envelope precision at 101 recall levels (COCO) or at 11 (PASCAL VOC 2007).
     max_detections : int
         Highest-scoring detections kept per image and class (COCO: 100).
-    backend : {"auto", "torchmetrics", "cnncourse"}
-        ``"auto"`` uses torchmetrics' ``MeanAveragePrecision`` where
-        ``pycocotools`` or ``faster-coco-eval`` is installed and the
-        interpolation is one COCO tools support ("101", "11"), else this module's
-        implementation, which follows the same rules.
+    backend : {"auto", "faster_coco_eval", "pycocotools"}
+        The COCO evaluator; ``"auto"`` takes the first one installed.
 
     Returns
     -------
@@ -278,11 +197,11 @@ def mean_average_precision(
         when that threshold is not in ``iou_thresholds``), ``"map_per_class"``
         ``{label: AP averaged over thresholds}`` (NaN for a class with no ground truth).
     """
-    if interpolation not in ("101", "11", "all"):
-        raise ValueError(f"interpolation must be '101', '11' or 'all'; got {interpolation!r}.")
-    if backend not in ("auto", "torchmetrics", "cnncourse"):
+    if interpolation not in ("101", "11"):
         raise ValueError(
-            f"backend must be 'auto', 'torchmetrics' or 'cnncourse'; got {backend!r}."
+            f"interpolation must be '101' (COCO) or '11' (VOC 2007); got {interpolation!r}. "
+            "COCO's evaluator reads precision at fixed recall levels, so the all-point "
+            "area of VOC 2010 is not offered: use '101'."
         )
     thresholds = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
     if len(thresholds) == 0 or thresholds.min() <= 0 or thresholds.max() > 1:
@@ -295,31 +214,33 @@ def mean_average_precision(
         raise ValueError(
             f"preds and targets must list the same images; got {len(preds)} and {len(targets)}."
         )
-    installed = [name for name in _COCO_BACKENDS if importlib.util.find_spec(name)]
-    if backend == "torchmetrics" and (not installed or interpolation == "all"):
-        raise ValueError(
-            "backend='torchmetrics' needs pycocotools or faster-coco-eval (pip install "
-            "pycocotools) and interpolation '101' or '11'; or use backend='cnncourse'."
-        )
-    if backend != "cnncourse" and installed and interpolation != "all":
-        return _with_torchmetrics(
-            preds, targets, thresholds, interpolation, max_detections, installed[0]
-        )
+    metric = MeanAveragePrecision(
+        box_format="xyxy",
+        iou_type="bbox",
+        iou_thresholds=[float(t) for t in thresholds],
+        rec_thresholds=np.linspace(0.0, 1.0, int(interpolation)).tolist(),
+        max_detection_thresholds=[1, min(10, max_detections), max_detections],
+        class_metrics=True,
+        backend=_coco_backend(backend),
+    )
+    metric.warn_on_many_detections = False  # max_detections is the caller's choice
+    as_tensors = [  # copies: torch refuses to share read-only arrays (e.g. from pandas)
+        {k: torch.from_numpy(np.array(v)) for k, v in item.items()} for item in [*preds, *targets]
+    ]
+    metric.update(as_tensors[: len(preds)], as_tensors[len(preds) :])
+    out = metric.compute()
 
-    ap, classes = _average_precisions(preds, targets, thresholds, interpolation, max_detections)
-    valid = ~np.isnan(ap)
+    def value(x) -> float:  # torchmetrics marks "undefined" with -1; NaN says so plainly
+        return float("nan") if float(x) < 0 else float(x)
 
-    def mean_at(threshold: float) -> float:
-        rows = np.flatnonzero(np.isclose(thresholds, threshold))
-        if len(rows) == 0 or not valid[rows[0]].any():
-            return float("nan")
-        return float(np.nanmean(ap[rows[0]]))
+    def mean_at(threshold: float, key: str) -> float:
+        return value(out[key]) if np.isclose(thresholds, threshold).any() else float("nan")
 
-    with np.errstate(invalid="ignore"):  # all-NaN columns stay NaN without a warning
-        per_class = np.where(valid.any(axis=0), np.nansum(ap, axis=0) / valid.sum(axis=0), np.nan)
+    per_class = torch.atleast_1d(out["map_per_class"]).tolist()
+    classes = torch.atleast_1d(out["classes"]).tolist()
     return {
-        "map": float(ap[valid].mean()) if valid.any() else float("nan"),
-        "map_50": mean_at(0.5),
-        "map_75": mean_at(0.75),
-        "map_per_class": {int(c): float(v) for c, v in zip(classes, per_class, strict=True)},
+        "map": value(out["map"]),
+        "map_50": mean_at(0.5, "map_50"),
+        "map_75": mean_at(0.75, "map_75"),
+        "map_per_class": {int(c): value(v) for c, v in zip(classes, per_class, strict=True)},
     }

@@ -24,6 +24,8 @@ FLAGGED, FLAGGED_RIGHT, POSITIVES = 120, 90, 100
 MAJORITY, MINORITY = 950, 50
 # eval-box-iou: two boxes as (x1, y1, x2, y2) corners.
 BOX_A, BOX_B = (2, 2, 10, 8), (6, 4, 14, 12)
+# eval-average-precision: one class; the student's matcher against COCO's evaluator.
+_GT = [[0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 60, 20]]
 
 
 def f1(precision: float, recall: float) -> float:
@@ -185,4 +187,91 @@ def _from_confusion(answer) -> str | None:
             return f"on a {k}x{k} matrix the precision is wrong (the recall is {'right' if np.allclose(recall, r) else 'wrong too'})."
         if not np.allclose(recall, r, atol=1e-9):
             return f"on a {k}x{k} matrix the precision is right but the recall is wrong."
+    return None
+
+
+def _detections(boxes, scores) -> dict:
+    import numpy as np
+
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    return {
+        "boxes": boxes,
+        "scores": np.asarray(scores, float),
+        "labels": np.zeros(len(boxes), int),
+    }
+
+
+def _truth(boxes) -> dict:
+    import numpy as np
+
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    return {"boxes": boxes, "labels": np.zeros(len(boxes), int)}
+
+
+def _ap_cases() -> list[tuple[str, list, list, float]]:
+    """Named one-class problems ``(what, preds, targets, iou_threshold)``, each testing
+    one rule of the matching: duplicates, the threshold, ranking across images."""
+    import numpy as np
+
+    cases = [
+        ("every true box found once", [_detections(_GT, [0.9, 0.8, 0.7])], [_truth(_GT)], 0.5),
+        (
+            "a duplicate of a box already found",
+            [_detections([_GT[0], _GT[0], [20, 20, 30, 28]], [0.9, 0.8, 0.7])],
+            [_truth(_GT[:2])],
+            0.5,
+        ),
+        (
+            "a detection that overlaps too little (IoU 0.5 at threshold 0.75)",
+            [_detections([[0, 0, 10, 5], _GT[1]], [0.9, 0.6])],
+            [_truth(_GT[:2])],
+            0.75,
+        ),
+        (
+            "detections of two images ranked together",
+            [_detections([_GT[0], [50, 50, 60, 60]], [0.9, 0.5]), _detections([_GT[1]], [0.7])],
+            [_truth(_GT[:1]), _truth(_GT[1:])],
+            0.5,
+        ),
+    ]
+    rng = np.random.default_rng(17)
+    for threshold in (0.5, 0.7):  # jittered copies, duplicates and misses over five images
+        preds, targets = [], []
+        for _ in range(5):
+            truth = rng.uniform(0, 60, (3, 2)).repeat(2, axis=1)[:, [0, 2, 1, 3]]
+            truth[:, 2:] += rng.uniform(8, 20, (3, 2))
+            picked = truth[rng.integers(0, 3, 4)] + rng.normal(0, 2.5, (4, 4))
+            picked[:, 2:] = np.maximum(picked[:, 2:], picked[:, :2] + 1)
+            preds.append(_detections(picked, rng.uniform(0, 1, 4)))
+            targets.append(_truth(truth))
+        cases.append(
+            (f"random boxes over five images, threshold {threshold}", preds, targets, threshold)
+        )
+    return cases
+
+
+@exercise("eval-average-precision", chapter=CHAPTER, points=3)
+def _average_precision(answer) -> str | None:
+    from cnncourse.metrics import mean_average_precision
+
+    func = as_callable(answer, "the function average_precision")
+    results = []
+    for what, preds, targets, threshold in _ap_cases():
+        try:
+            got = func(preds, targets, threshold)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"on {what} your function raised {type(err).__name__}: {err}"
+        results.append((what, got, preds, targets, threshold))
+    if all(got is None or got is Ellipsis for _, got, *_ in results):
+        raise NotAttempted("the function returns None: return the AP, a float.")
+    for what, got, preds, targets, threshold in results:
+        expected = mean_average_precision(preds, targets, iou_thresholds=(threshold,))["map"]
+        try:
+            hint = compare_float(as_float(got, "the AP"), expected, rtol=1e-4, atol=1e-4)
+        except WrongType as err:
+            return f"on {what}: {err}"
+        if hint is not None:
+            return f"on {what} (COCO's evaluator gives {expected:.4f}): {hint}"
     return None
