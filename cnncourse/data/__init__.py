@@ -6,8 +6,10 @@ The PyTorch and TensorFlow adapters import their framework only when called.
 
 from cnncourse.data.fetch import (
     ChecksumError,
+    DataFileRejectedWarning,
     DataNotFoundError,
     cache_dir,
+    candidates,
     resolve,
     search_dirs,
     verify,
@@ -20,12 +22,14 @@ from cnncourse.data.registry import DATASETS, DatasetSpec, RemoteFile, get_spec
 __all__ = [
     "DATASETS",
     "ChecksumError",
+    "DataFileRejectedWarning",
     "DataFormatError",
     "DataNotFoundError",
     "DatasetSpec",
     "ImageSet",
     "RemoteFile",
     "cache_dir",
+    "candidates",
     "export_image_folder",
     "folder_name",
     "get_spec",

@@ -21,6 +21,7 @@ from torch import nn
 from cnncourse._files import atomic_path
 from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
 from cnncourse.train.history import History
+from cnncourse.train.validate import check_training_inputs
 
 SCHEDULERS = ("onecycle", "cosine", "plateau")
 
@@ -365,6 +366,9 @@ def fit(
         clip_grad_norm,
         scheduler,
         val,
+    )
+    train, val = check_training_inputs(
+        train, val, lr=lr, weight_decay=weight_decay, custom_optimizer=optimizer is not None
     )
     from cnncourse.runtime import device as pick_device
     from cnncourse.runtime import seed_everything, tune_cpu_allocator
