@@ -41,6 +41,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``cnncourse`` with all its subcommands."""
     from cnncourse.data.registry import DATASETS
+    from cnncourse.exercises.grade import CHAPTER_CELL_SECONDS
     from cnncourse.models import FRAMEWORKS, MODEL_NAMES
 
     parser = argparse.ArgumentParser(
@@ -149,7 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("submissions", type=Path, help="folder of .ipynb files, one per student")
     grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write")
-    grade.add_argument("--timeout", type=_positive_float, default=120, help="seconds per notebook")
+    grade.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=120,
+        help="seconds the student cells of one notebook (tagged exercise-stub, or calling "
+        "check) may take together",
+    )
+    grade.add_argument(
+        "--chapter-timeout",
+        type=_positive_float,
+        default=CHAPTER_CELL_SECONDS,
+        help="seconds each of the chapter's own cells may take (they may train a model)",
+    )
     grade.add_argument("--kernel", default="python3", help="Jupyter kernel name")
 
     nb = command(
@@ -160,7 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nb.add_argument("notebook", type=Path, help="notebook to run")
     nb.add_argument(
-        "--timeout", type=_positive_float, default=600, help="seconds for the notebook"
+        "--timeout",
+        type=_positive_float,
+        default=600,
+        help="seconds the student cells (tagged exercise-stub, or calling check) may take together",
+    )
+    nb.add_argument(
+        "--chapter-timeout",
+        type=_positive_float,
+        default=CHAPTER_CELL_SECONDS,
+        help="seconds each other cell may take",
     )
     nb.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     nb.add_argument(
@@ -447,6 +469,7 @@ def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             args.submissions,
             args.out,
             timeout=args.timeout,
+            chapter_timeout=args.chapter_timeout,
             kernel_name=args.kernel,
             progress=report,
         )
@@ -463,7 +486,12 @@ def _check_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         parser.error(f"notebook {args.notebook} does not exist")
     if args.notebook.suffix not in (".ipynb", ".md"):
         parser.error(f"expected an .ipynb or MyST .md notebook, got {args.notebook}")
-    result = run_notebook(args.notebook, timeout=args.timeout, kernel_name=args.kernel)
+    result = run_notebook(
+        args.notebook,
+        timeout=args.timeout,
+        chapter_timeout=args.chapter_timeout,
+        kernel_name=args.kernel,
+    )
     final = result.final
     for key, record in final.items():
         print(
