@@ -183,3 +183,13 @@ def test_a_verified_copy_first_in_line_gives_no_warning(two_copies):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load(spec, "test", download=False)
+
+
+def test_a_dataloader_of_float_images_in_0_255_is_refused_at_its_first_batch():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    images, labels = pair(dtype=torch.float32)
+    loader = DataLoader(TensorDataset(images, labels), batch_size=4)
+    with pytest.raises(TrainingInputError, match="the first train batch images are float"):
+        fit(tiny_model(), loader, progress=False, device="cpu")
+    fit(tiny_model(), DataLoader(TensorDataset(images / 255, labels), 4), progress=False)

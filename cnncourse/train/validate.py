@@ -79,7 +79,9 @@ def check_data(data, what: str = "train"):
         first = next(iter(data), None)
         if first is None:
             raise TrainingInputError(f"the {what} DataLoader yields no batches; is it empty?")
-        images, labels = first[0], first[1]
+        if not isinstance(first, tuple | list) or len(first) != 2:
+            return data  # the training loop names what a batch must be
+        images, labels = first
         if isinstance(images, torch.Tensor):
             check_images(images, f"the first {what} batch")
         if isinstance(labels, torch.Tensor) and labels.dtype != torch.int64:
