@@ -213,7 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if status is None:
             raise  # a bug in the package: the traceback is what a maintainer needs
         if isinstance(err, OSError) and not isinstance(err, InputError):
-            message = f"cannot use {err.filename}: {err.strerror or err}; check the path and its permissions."
+            why = err.strerror or err
+            message = f"cannot use {err.filename}: {why}; check the path and its permissions."
         else:
             message = str(err)
         print(f"cnncourse: {message}", file=sys.stderr)
@@ -380,8 +381,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             device(args.device)
         except ValueError as err:
             parser.error(str(err))
+    try:
+        quick = is_quick()
+    except ValueError as err:  # CNNCOURSE_QUICK set to something else than 0/1
+        parser.error(str(err))
     limit = args.limit
-    if limit is None and is_quick():
+    if limit is None and quick:
         limit = QUICK_LIMIT
         print(
             f"quick mode (CNNCOURSE_QUICK=1): --limit {limit}; set CNNCOURSE_QUICK=0 or "

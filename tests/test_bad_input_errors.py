@@ -197,3 +197,11 @@ def test_bad_arguments_exit_2_with_one_message(capsys, args, shown):
         main(args)
     assert done.value.code == 2
     assert shown in capsys.readouterr().err
+
+
+def test_a_quick_mode_value_that_means_nothing_is_a_bad_argument(capsys, monkeypatch):
+    monkeypatch.setenv("CNNCOURSE_QUICK", "maybe")
+    with pytest.raises(SystemExit) as done:
+        main(["train"])
+    assert done.value.code == 2
+    assert "CNNCOURSE_QUICK='maybe' is not understood" in capsys.readouterr().err

@@ -324,12 +324,8 @@ def _judge(ex: Exercise, answer: Any) -> tuple[str, str]:
     if outcome is None or outcome is True:
         worth = f"{ex.points:g} point" + ("" if ex.points == 1 else "s")
         return PASS, f"correct! ({worth})"
-    hint = "not quite." if outcome is False else _clip(str(outcome))
+    hint = "not quite." if outcome is False else str(outcome)
     return FAIL, f"not yet: {hint}"
-
-
-def _clip(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _remember_printed(verdict: Verdict) -> None:
