@@ -193,3 +193,12 @@ def test_a_dataloader_of_float_images_in_0_255_is_refused_at_its_first_batch():
     with pytest.raises(TrainingInputError, match="the first train batch images are float"):
         fit(tiny_model(), loader, progress=False, device="cpu")
     fit(tiny_model(), DataLoader(TensorDataset(images / 255, labels), 4), progress=False)
+
+
+@pytest.mark.parametrize("lr", [math.inf, math.nan, 0.0, -1.0])
+def test_keras_fit_refuses_the_same_learning_rates(lr):
+    from cnncourse.train.keras import fit_keras
+
+    data = load("fashion_mnist", "test").subset(20)
+    with pytest.raises(TrainingInputError, match="lr must be a"):
+        fit_keras(object(), data, lr=lr)  # refused before the model is even looked at

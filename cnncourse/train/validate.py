@@ -28,7 +28,10 @@ class TrainingInputError(ValueError, InputError):
 
 
 def check_hyperparameters(*, lr, weight_decay, custom_optimizer: bool = False) -> None:
-    """Refuse a non-finite learning rate or weight decay; warn on a learning rate above 1."""
+    """Refuse a learning rate that is not a positive finite number and a non-finite weight
+    decay; warn on a learning rate above 1 for the default optimizer."""
+    if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or lr <= 0:
+        raise TrainingInputError(f"lr must be a positive number, got {lr!r}; 1e-3 suits Adam.")
     for name, value, example in (
         ("lr", lr, "1e-3 suits Adam"),
         ("weight_decay", weight_decay, "0.05 is a usual AdamW value"),
