@@ -53,10 +53,17 @@ define check_cache
 	  rm -rf $(1)/.jupyter_cache; cp $(CONSTRAINTS) $(1)/.constraints; fi
 endef
 
+# A chapter that fails to execute stops the build with a non-zero status (raise_on_error in
+# _config.yml); the log is kept in _build/book.log and the failing chapter named at the end.
 book: setup
-	@echo "==> building the book (full size: every chapter executes; slow on CPU)"
+	@echo "==> building the book (full size: every chapter executes; about 40 min on 2 CPU cores)"
 	$(call check_cache,_build)
-	CNNCOURSE_QUICK=0 $(JB) build . $(JB_FLAGS)
+	@set -o pipefail; CNNCOURSE_QUICK=0 $(JB) build . $(JB_FLAGS) 2>&1 | tee _build/book.log || { \
+	  echo "==> make book FAILED; the chapter that failed (its failing cell is shown above,"; \
+	  echo "    after 'Here is a preview of the cell contents' or in the traceback):"; \
+	  sed 's/\x1b\[[0-9;]*m//g' _build/book.log | grep -a -E 'Executing notebook failed|ExecutionError:' \
+	    | sort -u | sed 's/^/    /'; \
+	  exit 1; }
 	@echo "==> open $(CURDIR)/_build/html/index.html"
 
 book-quick: setup

@@ -3,17 +3,24 @@
 ``cnncourse --help`` lists the commands; ``cnncourse COMMAND --help`` explains one.
 Every command imports its heavy dependencies (torch, TensorFlow, nbclient) only when
 it runs, so ``--help`` is instant. Exit status: 0 success, 1 the work failed (missing
-data, a failing notebook), 2 bad arguments.
+data, a failing notebook), 2 bad input (arguments, rejected files or values).
+
+A failure the user caused and can fix (the package's :class:`~cnncourse._errors.InputError`
+types, an unreadable or unwritable file named on the command line) prints one message
+and no traceback; anything else is a bug in the package and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from cnncourse._version import __version__
+
+QUICK_LIMIT = 2000  # images per split in quick mode (CNNCOURSE_QUICK=1), as in the chapters
 
 EPILOG = """\
 examples:
@@ -39,6 +46,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``cnncourse`` with all its subcommands."""
     from cnncourse.data.registry import DATASETS
+    from cnncourse.exercises.grade import CHAPTER_CELL_SECONDS
     from cnncourse.models import FRAMEWORKS, MODEL_NAMES
 
     parser = argparse.ArgumentParser(
@@ -86,26 +94,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = command(
         "train",
-        "Train a model on a dataset and print its history table.",
+        "Train a model on a dataset, print its history table and its test score.",
         "  cnncourse train --model tiny --epochs 2 --limit 5000\n"
-        "  cnncourse train --model vgg --framework keras --epochs 10 --batch-size 128\n",
+        "  cnncourse train --model vgg --framework keras --epochs 10 --batch-size 128\n"
+        "  CNNCOURSE_QUICK=1 cnncourse train      # quick mode: a small subset, as the chapters\n",
     )
     train.add_argument("--model", default="tiny", choices=MODEL_NAMES, help="architecture")
     train.add_argument("--dataset", default="fashion_mnist", choices=names, help="dataset")
     train.add_argument("--framework", default="torch", choices=FRAMEWORKS, help="framework")
-    train.add_argument("--epochs", type=_positive_int, default=1, help="training epochs")
-    train.add_argument("--batch-size", type=_positive_int, default=128, help="batch size")
-    train.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (Adam)")
+    train.add_argument(
+        "--epochs", type=_positive_int, default=1, help="passes over the training images"
+    )
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=128, help="images per training step"
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, default=1e-3, help="learning rate of the Adam optimizer"
+    )
     train.add_argument(
         "--limit",
         type=_positive_int,
         default=None,
-        help="train on this many images (default: all)",
+        help="cut BOTH the training split (before the validation hold-out) and the test "
+        f"split to this many images, drawn at random with --seed (default: all; "
+        f"{QUICK_LIMIT} in quick mode, CNNCOURSE_QUICK=1)",
     )
     train.add_argument(
-        "--val-fraction", type=_fraction, default=0.1, help="share of training images held out"
+        "--val-fraction",
+        type=_fraction,
+        default=0.1,
+        help="share of the (limited) training images held out for validation",
     )
-    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seeds the weights' initialisation, the --limit draw, the validation split and "
+        "the shuffle order: the same command gives the same numbers on the same CPU",
+    )
     train.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (torch only)"
     )
@@ -129,7 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("submissions", type=Path, help="folder of .ipynb files, one per student")
     grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write")
-    grade.add_argument("--timeout", type=_positive_float, default=120, help="seconds per notebook")
+    grade.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=120,
+        help="seconds the student cells of one notebook (tagged exercise-stub, or calling "
+        "check) may take together",
+    )
+    grade.add_argument(
+        "--chapter-timeout",
+        type=_positive_float,
+        default=CHAPTER_CELL_SECONDS,
+        help="seconds each of the chapter's own cells may take (they may train a model)",
+    )
     grade.add_argument("--kernel", default="python3", help="Jupyter kernel name")
 
     nb = command(
@@ -140,7 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nb.add_argument("notebook", type=Path, help="notebook to run")
     nb.add_argument(
-        "--timeout", type=_positive_float, default=600, help="seconds for the notebook"
+        "--timeout",
+        type=_positive_float,
+        default=600,
+        help="seconds the student cells (tagged exercise-stub, or calling check) may take together",
+    )
+    nb.add_argument(
+        "--chapter-timeout",
+        type=_positive_float,
+        default=CHAPTER_CELL_SECONDS,
+        help="seconds each other cell may take",
     )
     nb.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     nb.add_argument(
@@ -158,6 +205,41 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits 2 on bad arguments)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from cnncourse._errors import InputError
+
+    try:
+        return _run(argv)
+    except Exception as err:
+        status = _user_error_status(err)
+        if status is None:
+            raise  # a bug in the package: the traceback is what a maintainer needs
+        if isinstance(err, OSError) and not isinstance(err, InputError):
+            why = err.strerror or err
+            message = f"cannot use {err.filename}: {why}; check the path and its permissions."
+        else:
+            message = str(err)
+        print(f"cnncourse: {message}", file=sys.stderr)
+        return status
+    except KeyboardInterrupt:
+        print("cnncourse: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _user_error_status(err: BaseException) -> int | None:
+    """Exit status for a failure the user caused (1 missing data, 2 bad input); else None."""
+    from cnncourse._errors import InputError
+    from cnncourse.data.fetch import DataNotFoundError
+
+    if isinstance(err, DataNotFoundError):
+        return 1
+    if isinstance(err, InputError):
+        return 2
+    if isinstance(err, OSError) and err.filename is not None:  # a file named by the user
+        return 2
+    return None
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "data":
@@ -197,8 +279,18 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {value}")
     return value
 
 
@@ -231,25 +323,35 @@ def _origin(path: Path, spec) -> str:
 
 
 def _data_where(name: str | None) -> int:
-    from cnncourse.data.fetch import DataNotFoundError, resolve, search_dirs
+    from cnncourse.data.fetch import candidates, search_dirs
     from cnncourse.data.registry import DATASETS, SPLITS
 
-    missing = 0
+    missing = rejected = 0
     for spec in [DATASETS[name]] if name else list(DATASETS.values()):
         print(spec.name)
         files = {r.filename: r for split in SPLITS for r in spec.splits[split]}
         for remote in files.values():
-            try:
-                path = resolve(spec, remote, download=False)
-            except DataNotFoundError:
+            path, reasons = candidates(spec, remote)
+            if path is None:
                 missing += 1
-                print(f"  {remote.filename:30s} missing")
+                state = "rejected: no verified copy" if reasons else "missing"
+                print(f"  {remote.filename:30s} {state}")
             else:
                 print(f"  {remote.filename:30s} {path}  ({_origin(path, spec)})")
+            for reason in reasons:
+                rejected += 1
+                print(f"    rejected {reason}")
         print("  searched, in order: " + ", ".join(str(d) for d in search_dirs(spec)))
+    if rejected:
+        print(
+            f"{rejected} file(s) present but rejected (see 'rejected' above): fix or delete them.",
+            file=sys.stderr,
+        )
     if missing:
         hint = f" cnncourse data fetch {name}" if name else " cnncourse data fetch NAME"
-        print(f"{missing} file(s) missing; when online, run:{hint}", file=sys.stderr)
+        print(
+            f"{missing} file(s) without a verified copy; when online, run:{hint}", file=sys.stderr
+        )
         return 1
     return 0
 
@@ -271,7 +373,7 @@ def _data_fetch(name: str) -> int:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from cnncourse.data import load
     from cnncourse.models import build_model, count_parameters
-    from cnncourse.runtime import device
+    from cnncourse.runtime import device, is_quick, seed_everything
     from cnncourse.train import evaluate, fit
 
     if args.limit is not None and args.limit < 10:
@@ -283,14 +385,34 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             device(args.device)
         except ValueError as err:
             parser.error(str(err))
-    data = load(args.dataset, "train").subset(args.limit, seed=args.seed)
+    try:
+        quick = is_quick()
+    except ValueError as err:  # CNNCOURSE_QUICK set to something else than 0/1
+        parser.error(str(err))
+    limit = args.limit
+    if limit is None and quick:
+        limit = QUICK_LIMIT
+        print(
+            f"quick mode (CNNCOURSE_QUICK=1): --limit {limit}; set CNNCOURSE_QUICK=0 or "
+            "pass --limit to choose."
+        )
+    full_train, full_test = load(args.dataset, "train"), load(args.dataset, "test")
+    data = full_train.subset(limit, seed=args.seed)
     train, val = data.split(args.val_fraction, seed=args.seed)
-    test = load(args.dataset, "test").subset(args.limit, seed=args.seed)
+    test = full_test.subset(limit, seed=args.seed)
+    if limit is not None:
+        print(
+            f"--limit {limit}: {len(data)} of {len(full_train)} training images "
+            f"(then {len(val)} held out for validation), {len(test)} of {len(full_test)} "
+            "test images."
+        )
     height, width, channels = data.image_shape
     if args.framework == "keras":
         from cnncourse._frameworks import import_keras
 
         import_keras()  # torchvision before TensorFlow: the other order segfaults
+    # seed before the model exists: its initial weights are the first random numbers drawn
+    seed_everything(args.seed)
     model = build_model(
         args.model,
         args.framework,
@@ -321,6 +443,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         scores = {"loss": float(loss), "accuracy": float(accuracy)}
     print(history.to_string(index=False))
     print(f"test: loss {scores['loss']:.4f}, accuracy {scores['accuracy']:.4f}")
+    if not all(math.isfinite(v) for v in (*history["loss"], scores["loss"])):
+        print(
+            "the loss is not finite: training diverged. Lower --lr (1e-3 suits Adam).",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -350,6 +478,7 @@ def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             args.submissions,
             args.out,
             timeout=args.timeout,
+            chapter_timeout=args.chapter_timeout,
             kernel_name=args.kernel,
             progress=report,
         )
@@ -366,7 +495,12 @@ def _check_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         parser.error(f"notebook {args.notebook} does not exist")
     if args.notebook.suffix not in (".ipynb", ".md"):
         parser.error(f"expected an .ipynb or MyST .md notebook, got {args.notebook}")
-    result = run_notebook(args.notebook, timeout=args.timeout, kernel_name=args.kernel)
+    result = run_notebook(
+        args.notebook,
+        timeout=args.timeout,
+        chapter_timeout=args.chapter_timeout,
+        kernel_name=args.kernel,
+    )
     final = result.final
     for key, record in final.items():
         print(

@@ -118,7 +118,8 @@ def test_data_where_names_files_and_origin(fake_dataset, tmp_path, monkeypatch, 
     (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"corrupt")  # fails its checksum
     assert main(["data", "where", "fakeset"]) == 1
     captured = capsys.readouterr()
-    assert "t10k-labels-idx1-ubyte.gz" in captured.out and "missing" in captured.out
+    assert "t10k-labels-idx1-ubyte.gz" in captured.out and "checksum mismatch" in captured.out
+    assert "missing" not in captured.out  # present but rejected is not "missing"
     assert "cnncourse data fetch fakeset" in captured.err
 
 

@@ -64,15 +64,19 @@ def submissions(tmp_path) -> Path:
 def test_grade_table_and_csv(submissions, tmp_path):
     out = tmp_path / "grades" / "grades.csv"
     seen: list[NotebookResult] = []
-    table = grade(submissions, out, timeout=TIMEOUT, progress=seen.append)
-    assert [r.path.stem for r in seen] == ["alice", "bob", "carol", "dave", "erin"]
-    assert out.read_text().splitlines() == [
+    table = grade(submissions, out, timeout=TIMEOUT, chapter_timeout=TIMEOUT, progress=seen.append)
+    assert [r.path.stem for r in seen] == ["alice", "bob", "carol", "dave", "erin", "notes"]
+    lines = out.read_text().splitlines()
+    dave = lines.pop(4)
+    assert dave.startswith("dave,0,1,0,1,timeout: cell 3 (chapter cell: while True:) was running")
+    assert dave.endswith(f"s; the limit per chapter cell is {TIMEOUT} s")
+    assert lines == [
         "student,why-params-dense,why-params-conv,why-shuffle-pixels,total,status",
         "alice,1,1,1,3,ok",
         "bob,0,1,0,1,ok",
         "carol,1,0,0,1,error: ZeroDivisionError: division by zero",
-        "dave,0,1,0,1,timeout",
-        "erin,0,0,0,0,error: NotJSONError: Notebook does not appear to be JSON: '{ this is not a notebook'",
+        "erin,0,0,0,0,invalid notebook: NotJSONError: Notebook does not appear to be JSON: '{ this is not a notebook'",
+        "notes.txt,0,0,0,0,skipped: not a notebook",
     ]
     pd.testing.assert_frame_equal(table, pd.read_csv(out, keep_default_na=False))
     dave = seen[3]

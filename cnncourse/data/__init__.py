@@ -9,8 +9,10 @@ and the tools the data chapter measures pipelines with.
 from cnncourse.data.augment import augment_samples, changed_mask
 from cnncourse.data.fetch import (
     ChecksumError,
+    DataFileRejectedWarning,
     DataNotFoundError,
     cache_dir,
+    candidates,
     resolve,
     search_dirs,
     verify,
@@ -28,6 +30,7 @@ from cnncourse.data.torch_adapters import ImageSetDataset, to_dataloader, to_ten
 __all__ = [
     "DATASETS",
     "ChecksumError",
+    "DataFileRejectedWarning",
     "DataFormatError",
     "DataNotFoundError",
     "DatasetSpec",
@@ -37,6 +40,7 @@ __all__ = [
     "Throughput",
     "augment_samples",
     "cache_dir",
+    "candidates",
     "changed_mask",
     "dataset_bytes",
     "export_image_folder",

@@ -14,9 +14,11 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import warnings
 import zlib
 from pathlib import Path
 
+from cnncourse._errors import InputError
 from cnncourse._files import atomic_path
 from cnncourse.data.registry import DatasetSpec, RemoteFile
 
@@ -26,12 +28,16 @@ MIRRORS_ENV = "CNNCOURSE_MIRRORS"
 _CHUNK = 1 << 20
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(FileNotFoundError, InputError):
     """A dataset file is nowhere to be found and could not be downloaded."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(ValueError, InputError):
     """A file exists but its bytes are not the ones the registry expects."""
+
+
+class DataFileRejectedWarning(UserWarning):
+    """A file with a dataset file's name was found but not used; the message says why."""
 
 
 def cache_dir() -> Path:
@@ -89,21 +95,54 @@ def _verify_cached(path: str, size: int, mtime_ns: int, remote: RemoteFile) -> b
         return False
 
 
-def resolve(spec: DatasetSpec, remote: RemoteFile, *, download: bool = True) -> Path:
-    """The verified local path of one dataset file, downloading it if allowed."""
-    rejected: list[Path] = []
+def candidates(spec: DatasetSpec, remote: RemoteFile) -> tuple[Path | None, list[str]]:
+    """``(first verified local copy or None, reasons)`` for one dataset file.
+
+    Walks :func:`search_dirs` in order and stops at the first copy that verifies.
+    ``reasons`` holds one line per file found on the way but not used: what is wrong
+    with it, how to fix that, and its path. Nothing is downloaded.
+    """
+    rejected: list[str] = []
     for folder in search_dirs(spec):
         candidate = folder / remote.filename
-        if candidate.is_file():
-            if verify(candidate, remote):
-                return candidate
-            rejected.append(candidate)
-    if download:
         try:
-            return download_file(spec, remote, cache_dir() / spec.name)
+            if not candidate.is_file():
+                continue
+            if verify(candidate, remote):
+                return candidate, rejected
+            why = (
+                "checksum mismatch: corrupt, truncated or another dataset's file; "
+                "delete or replace it"
+            )
+        except OSError as err:  # unreadable: say so, and go on to the next copy
+            why = (
+                f"cannot be read: {err.strerror or type(err).__name__}; make it readable "
+                f"(chmod a+r) or remove it"
+            )
+        rejected.append(f"({why}): {candidate}")
+    return None, rejected
+
+
+def resolve(spec: DatasetSpec, remote: RemoteFile, *, download: bool = True) -> Path:
+    """The verified local path of one dataset file, downloading it if allowed.
+
+    A file found earlier in the search order but rejected (checksum mismatch,
+    unreadable) is never passed over in silence: when a later copy is used, a
+    :class:`DataFileRejectedWarning` names the rejected file, why, and the copy used.
+    """
+    path, rejected = candidates(spec, remote)
+    if path is None and download:
+        try:
+            path = download_file(spec, remote, cache_dir() / spec.name)
         except DataNotFoundError as err:
             raise DataNotFoundError(_missing_message(spec, remote, rejected, str(err))) from err
-    raise DataNotFoundError(_missing_message(spec, remote, rejected, "download=False"))
+    if path is None:
+        raise DataNotFoundError(_missing_message(spec, remote, rejected, "download=False"))
+    for reason in rejected:
+        warnings.warn(
+            f"rejected {reason}; using {path} instead.", DataFileRejectedWarning, stacklevel=3
+        )
+    return path
 
 
 def download_file(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path) -> Path:
@@ -130,10 +169,10 @@ def _fetch_verified(url: str, remote: RemoteFile, target: Path) -> None:
             raise ChecksumError(f"checksum mismatch (expected md5 {remote.md5})")
 
 
-def _missing_message(spec: DatasetSpec, remote: RemoteFile, rejected: list[Path], why: str) -> str:
+def _missing_message(spec: DatasetSpec, remote: RemoteFile, rejected: list[str], why: str) -> str:
     lines = [f"{spec.name}: no verified copy of {remote.filename} was found."]
     lines += [f"  searched: {d}" for d in search_dirs(spec)]
-    lines += [f"  rejected (checksum mismatch, delete or replace it): {p}" for p in rejected]
+    lines += [f"  rejected {reason}" for reason in rejected]
     lines.append(f"  download: {why}")
     lines.append("To fix it, do one of:")
     if spec.system_hint:

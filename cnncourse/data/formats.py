@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnncourse._errors import InputError
+
 _IDX_DTYPES = {0x08: np.uint8}
 _CIFAR_RECORD = 1 + 32 * 32 * 3
 _CIFAR_MEMBERS = {
@@ -21,7 +23,7 @@ _CIFAR_MEMBERS = {
 }
 
 
-class DataFormatError(ValueError):
+class DataFormatError(ValueError, InputError):
     """A dataset file is readable but not in the format it claims to be."""
 
 

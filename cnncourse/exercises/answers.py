@@ -11,10 +11,17 @@ read through ``.item()`` / ``.tolist()``, so checks stay cheap to import.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
+import reprlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+MAX_DIMS = 16  # a shape longer than this is not an answer: an endless generator, an array
+_REPR = reprlib.Repr()  # reprs that stop after a few items: bounded work on any container
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 6
 
 
 class WrongType(TypeError):
@@ -26,23 +33,48 @@ class NotAttempted(Exception):  # noqa: N818 - a signal, not an error
 
 
 def describe(value: Any) -> str:
-    """A short description of a value for messages: its type and a clipped repr."""
-    text = repr(value)
+    """A short description of a value for messages: its type and a clipped repr.
+
+    Bounded work whatever the value: containers are shown by their first items only,
+    and a value whose ``repr`` raises is described by its type alone.
+    """
+    shape = _attribute(value, "shape")
+    if shape is not None and not isinstance(value, (str, bytes)):
+        try:
+            return f"{type(value).__name__} of shape {tuple(int(d) for d in shape)}"
+        except Exception:  # noqa: BLE001 - a broken shape: fall through to the repr
+            pass
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - any repr failure: the type still says something
+        return f"{type(value).__name__} (its repr() fails)"
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
+
+
+def _attribute(value: Any, name: str) -> Any:
+    """``getattr(value, name, None)`` that survives properties which raise."""
+    try:
+        return getattr(value, name, None)
+    except Exception:  # noqa: BLE001 - a student's object may raise anything here
+        return None
 
 
 def _scalar(value: Any) -> Any:
     """Unwrap 0-d NumPy arrays, NumPy scalars and one-element tensors to Python numbers."""
     if isinstance(value, (bool, int, float, str)):
         return value
-    shape = getattr(value, "shape", None)
-    if hasattr(value, "item") and shape is not None and math.prod(tuple(shape)) == 1:
+    shape = _attribute(value, "shape")
+    if _attribute(value, "item") is None:
+        return value
+    if shape is None:  # NumPy scalar types
         return value.item()
-    if hasattr(value, "item") and shape is None:  # NumPy scalar types
-        return value.item()
-    return value
+    try:
+        size = math.prod(tuple(shape))
+    except TypeError:
+        return value
+    return value.item() if size == 1 else value
 
 
 def as_int(value: Any, what: str = "a whole number") -> int:
@@ -77,12 +109,30 @@ def as_bool(value: Any, what: str = "True or False") -> bool:
 
 
 def as_shape(value: Any, what: str = "a shape") -> tuple[int, ...]:
-    """Read ``value`` as a shape: a tuple/list of ints, or a ``torch.Size``."""
+    """Read ``value`` as a shape: a tuple/list of ints, or a ``torch.Size``.
+
+    Reads at most :data:`MAX_DIMS` items, so an endless generator or a huge array
+    passed by mistake is refused at once instead of being read to its end.
+    """
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise WrongType(
             f"expected {what} (a tuple of ints such as (1, 8, 26, 26)), got {describe(value)}."
         )
-    return tuple(as_int(v, "each dimension") for v in value)
+    shape = _attribute(value, "shape")
+    if shape is not None and not isinstance(value, tuple):  # an array or tensor itself
+        described = describe(value)
+        if len(tuple(shape)) != 1 or int(tuple(shape)[0]) > MAX_DIMS:
+            raise WrongType(
+                f"expected {what} (a tuple of ints), got the {described}: "
+                "pass its .shape, not the array."
+            )
+    items = list(itertools.islice(iter(value), MAX_DIMS + 1))
+    if len(items) > MAX_DIMS:
+        raise WrongType(
+            f"expected {what} (a tuple of ints), got {describe(value)} with more than "
+            f"{MAX_DIMS} items (an endless generator?)."
+        )
+    return tuple(as_int(v, "each dimension") for v in items)
 
 
 def as_callable(value: Any, what: str = "a function") -> Callable:

@@ -5,6 +5,12 @@ Every ``check(...)`` call appends a JSON line to the file named by
 notebook gets its own log, so a notebook that crashes or runs out of time still
 gets the points of the checks it passed before that. For an exercise checked more
 than once, the last verdict counts (the notebook's final answer).
+
+Time limits separate the chapter's own cells from the student's: a student cell (tagged
+``exercise-stub``, or calling ``check(``) draws on one budget per notebook, ``timeout``;
+every other cell (the chapter's own code, which may train a model first) has its own
+limit, ``chapter_timeout``, per cell. A timeout says which cell ran out, of which kind,
+and for how long. Every entry of the submissions folder gets a row, notebook or not.
 """
 
 from __future__ import annotations
@@ -21,14 +27,20 @@ from pathlib import Path
 from cnncourse.exercises.registry import GRADING_LOG_ENV
 
 STUDENT, TOTAL, STATUS = "student", "total", "status"
+CHAPTER_CELL_SECONDS = 1800  # per chapter cell: full-size training on a slow 2-core laptop
+STUDENT_TAG = "exercise-stub"
+SKIPPED = "skipped: not a notebook"
 
 
 @dataclass
 class NotebookResult:
     """What running one notebook gave: its status and every verdict in order.
 
-    ``status`` is ``"ok"``, ``"timeout"`` or ``"error: <ExceptionName>: <message>"``;
-    ``verdicts`` are the logged records ``{"id", "status", "points", "max_points"}``.
+    ``status`` is ``"ok"``; ``"timeout: cell N (student|chapter cell ...) ..."``;
+    ``"error: <ExceptionName>: <message>"`` for an exception in a cell; ``"crashed: ..."``
+    when the kernel died; ``"invalid notebook: ..."`` for a file that is not a notebook's
+    JSON; ``"skipped: not a notebook"`` for another file. ``verdicts`` are the logged
+    records ``{"id", "status", "points", "max_points"}``.
     """
 
     path: Path
@@ -49,8 +61,59 @@ class NotebookResult:
         return {key: float(record["points"]) for key, record in self.final.items()}
 
 
+def is_student_cell(cell) -> bool:
+    """True for a code cell the student writes: tagged ``exercise-stub``, or calling ``check(``."""
+    if cell.get("cell_type") != "code":
+        return False
+    tags = cell.get("metadata", {}).get("tags", [])
+    return STUDENT_TAG in tags or "check(" in cell.get("source", "")
+
+
+class _CellClock:
+    """Per-cell time limits for nbclient, and a record of which cell is running since when."""
+
+    def __init__(self, nb, student_budget: float, chapter_limit: float) -> None:
+        self.nb, self.student_budget, self.chapter_limit = nb, student_budget, chapter_limit
+        self.cell, self.started, self.student_spent = None, time.monotonic(), 0.0
+
+    def __call__(self, cell) -> int:
+        if cell is not self.cell:
+            self._finish()
+            self.cell, self.started = cell, time.monotonic()
+        if is_student_cell(cell):
+            return max(1, math.ceil(self.student_budget - self.student_spent))
+        return max(1, math.ceil(self.chapter_limit))
+
+    def _finish(self) -> None:
+        if self.cell is not None and is_student_cell(self.cell):
+            self.student_spent += time.monotonic() - self.started
+
+    def where(self) -> str:
+        """``cell N (kind, first line)``: the cell running now."""
+        if self.cell is None:
+            return "before the first cell"
+        number = next((i + 1 for i, c in enumerate(self.nb.cells) if c is self.cell), "?")
+        kind = "student cell" if is_student_cell(self.cell) else "chapter cell"
+        first = self.cell.get("source", "").strip().splitlines()[:1]
+        line = first[0] if first else ""
+        line = line if len(line) <= 40 else line[:37] + "..."
+        return f"cell {number} ({kind}: {line})"
+
+    def timeout_status(self) -> str:
+        ran = time.monotonic() - self.started
+        if self.cell is not None and is_student_cell(self.cell):
+            limit = f"student cells share a budget of {self.student_budget:g} s"
+        else:
+            limit = f"the limit per chapter cell is {self.chapter_limit:g} s"
+        return f"timeout: {self.where()} was running for {ran:.0f} s; {limit}"
+
+
 def run_notebook(
-    path: str | Path, *, timeout: float = 120, kernel_name: str = "python3"
+    path: str | Path,
+    *,
+    timeout: float = 120,
+    chapter_timeout: float = CHAPTER_CELL_SECONDS,
+    kernel_name: str = "python3",
 ) -> NotebookResult:
     """Execute the notebook at ``path`` in a fresh kernel and collect its check verdicts.
 
@@ -59,8 +122,10 @@ def run_notebook(
     path
         An ``.ipynb`` file, or a MyST ``.md`` notebook (read with jupytext).
     timeout
-        Seconds the whole notebook may take (kernel start included); the cell
-        running when time is up is interrupted and the status is ``"timeout"``.
+        Seconds all student cells (see :func:`is_student_cell`) may take together; the
+        cell running when they are spent is interrupted and the status says which.
+    chapter_timeout
+        Seconds each other cell (the chapter's own code) may take.
     kernel_name
         The Jupyter kernel to start; it must be able to import ``cnncourse``.
 
@@ -71,8 +136,9 @@ def run_notebook(
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     path = Path(path)
-    if timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout}.")
+    for name, value in (("timeout", timeout), ("chapter_timeout", chapter_timeout)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}.")
     start = time.monotonic()
     fd, log_name = tempfile.mkstemp(prefix="cnncourse-grading-", suffix=".jsonl")
     os.close(fd)
@@ -81,18 +147,14 @@ def run_notebook(
         try:
             nb = _read(path)
         except Exception as err:  # not JSON, not a notebook: the student's file is broken
-            return NotebookResult(path, _error(type(err).__name__, err), [], 0.0)
-        deadline = start + timeout
-
-        def remaining(_cell) -> int:
-            return max(1, math.ceil(deadline - time.monotonic()))
-
+            return NotebookResult(path, _error(type(err).__name__, err, "invalid notebook"))
+        clock = _CellClock(nb, timeout, chapter_timeout)
         client = NotebookClient(
             nb,
             kernel_name=kernel_name,
-            timeout_func=remaining,
+            timeout_func=clock,
             shell_timeout_interval=1,  # check the time limit every second, not every 5
-            startup_timeout=max(30, int(timeout)),
+            startup_timeout=60,
             shutdown_kernel="immediate",  # a looping kernel would not answer a polite request
             extra_arguments=[
                 "--IPKernelApp.log_level=ERROR"
@@ -104,11 +166,11 @@ def run_notebook(
             client.execute(env=env)
             status = "ok"
         except CellTimeoutError:
-            status = "timeout"
+            status = clock.timeout_status()
         except CellExecutionError as err:
             status = _error(err.ename, err.evalue)
-        except DeadKernelError as err:
-            status = _error("DeadKernelError", err)
+        except DeadKernelError:
+            status = f"crashed: the kernel died in {clock.where()}"
         except Exception as err:  # kernel failed to start, etc.: report, go on
             status = _error(type(err).__name__, err)
         return NotebookResult(path, status, _read_log(log), time.monotonic() - start)
@@ -121,30 +183,43 @@ def grade(
     out_csv: str | Path,
     *,
     timeout: float = 120,
+    chapter_timeout: float = CHAPTER_CELL_SECONDS,
     kernel_name: str = "python3",
     progress: Callable[[NotebookResult], None] | None = None,
 ):
     """Run every ``*.ipynb`` in ``submissions_dir`` and write the grade table to ``out_csv``.
 
+    ``timeout`` and ``chapter_timeout`` are :func:`run_notebook`'s limits. Every other
+    entry of the folder gets a row too, ``"skipped: not a notebook"``; hidden entries
+    (``.ipynb_checkpoints``, ``.DS_Store``) are left out.
+
     Returns
     -------
     pandas.DataFrame
-        One row per notebook (``student`` = file stem, sorted), one column per exercise
-        id seen in any notebook (points earned, 0 where not reached), ``total`` and
-        ``status`` (``"ok"``, ``"timeout"`` or ``"error: <name>: <message>"``).
+        One row per entry (``student`` = a notebook's file stem, another file's full
+        name; sorted), one column per exercise id seen in any notebook (points earned,
+        0 where not reached), ``total`` and ``status`` (see :class:`NotebookResult`).
     """
     import pandas as pd
 
     folder = Path(submissions_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"submissions folder {folder} does not exist.")
-    notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-    if not notebooks:
-        raise ValueError(f"no .ipynb files in {folder}: put one notebook per student there.")
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    if not any(_is_notebook(p) for p in entries):
+        found = ", ".join(p.name for p in entries[:5]) or "nothing"
+        raise ValueError(
+            f"no .ipynb files in {folder} (found: {found}): put one notebook per student there."
+        )
 
     results = []
-    for notebook in notebooks:
-        result = run_notebook(notebook, timeout=timeout, kernel_name=kernel_name)
+    for entry in entries:
+        if _is_notebook(entry):
+            result = run_notebook(
+                entry, timeout=timeout, chapter_timeout=chapter_timeout, kernel_name=kernel_name
+            )
+        else:
+            result = NotebookResult(entry, SKIPPED)
         results.append(result)
         if progress is not None:
             progress(result)
@@ -155,7 +230,7 @@ def grade(
     rows = []
     for result in results:
         points = result.points
-        row = {STUDENT: result.path.stem}
+        row = {STUDENT: result.path.stem if _is_notebook(result.path) else result.path.name}
         row.update({key: points.get(key, 0.0) for key in ids})
         row[TOTAL] = sum(points.get(key, 0.0) for key in ids)
         row[STATUS] = result.status
@@ -168,6 +243,10 @@ def grade(
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     return table
+
+
+def _is_notebook(path: Path) -> bool:
+    return path.suffix == ".ipynb" and path.is_file()
 
 
 def _read(path: Path):
@@ -192,8 +271,8 @@ def _read_log(log: Path) -> list[dict]:
     return records
 
 
-def _error(name: str, message: object) -> str:
+def _error(name: str, message: object, kind: str = "error") -> str:
     text = " ".join(str(message).split())
     if len(text) > 200:
         text = text[:197] + "..."
-    return f"error: {name}: {text}" if text else f"error: {name}"
+    return f"{kind}: {name}: {text}" if text else f"{kind}: {name}"

@@ -14,7 +14,11 @@ level (no torch/TF): import inside the checker.
 
 ``check`` never raises on a student's answer: ``None``/``...`` is "not attempted", a
 wrong type says which type is expected, and an exception inside a checker is a fail
-whose message names it. When ``$CNNCOURSE_GRADING_LOG`` names a file, each verdict is
+whose message names it. An unknown id is a fail that names the closest known ids.
+Every check has a budget: an answer larger than :data:`ANSWER_BYTES` is refused
+unread, and a checker still running after its ``seconds`` (default
+:data:`CHECK_SECONDS`, enforced in the main thread on POSIX, where kernels run cells)
+is stopped with a fail that says so. When ``$CNNCOURSE_GRADING_LOG`` names a file, each verdict is
 appended to it as a JSON line ``{"id", "status", "points", "max_points"}`` (grading).
 """
 
@@ -27,19 +31,25 @@ import json
 import os
 import pkgutil
 import re
+import signal
 import sys
+import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnncourse.exercises.answers import NotAttempted, WrongType
+from cnncourse.exercises.answers import NotAttempted, WrongType, describe
 
 GRADING_LOG_ENV = "CNNCOURSE_GRADING_LOG"
 PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
 _ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _SYMBOL = {PASS: "\u2705", FAIL: "\u274c", NOT_ATTEMPTED: "\u23f3"}
 _COLOR = {PASS: "#1a7f37", FAIL: "#cf222e", NOT_ATTEMPTED: "#9a6700"}
+CHECK_SECONDS = 120.0  # default time budget of one check
+ANSWER_BYTES = 256 * 2**20  # no answer of the course comes near this many bytes
 
 Checker = Callable[[Any], "str | bool | None"]
 
@@ -52,6 +62,7 @@ class Exercise:
     chapter: str
     points: float
     checker: Checker = field(repr=False)
+    seconds: float = CHECK_SECONDS
 
 
 @dataclass(frozen=True)
@@ -110,11 +121,14 @@ _printed_this_cell: list[Verdict] = []
 _hook_installed = False
 
 
-def exercise(exercise_id: str, *, chapter: str, points: float = 1) -> Callable[[Checker], Checker]:
+def exercise(
+    exercise_id: str, *, chapter: str, points: float = 1, seconds: float = CHECK_SECONDS
+) -> Callable[[Checker], Checker]:
     """Register the decorated function as the checker of ``exercise_id``.
 
     Ids are lowercase words joined by hyphens, starting with the chapter's prefix
     (``why-params-dense``, ``conv-output-size``); each id is registered once.
+    ``seconds`` is the time budget of one check (a checker that trains needs more).
     """
     if not _ID_RE.match(exercise_id):
         raise ValueError(
@@ -123,6 +137,8 @@ def exercise(exercise_id: str, *, chapter: str, points: float = 1) -> Callable[[
         )
     if points <= 0:
         raise ValueError(f"points must be positive, got {points} for {exercise_id!r}.")
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds} for {exercise_id!r}.")
 
     def register(func: Checker) -> Checker:
         previous = _REGISTRY.get(exercise_id)
@@ -135,7 +151,9 @@ def exercise(exercise_id: str, *, chapter: str, points: float = 1) -> Callable[[
                 f"exercise id {exercise_id!r} is already registered by "
                 f"{previous.checker.__module__}; pick another id."
             )
-        _REGISTRY[exercise_id] = Exercise(exercise_id, chapter, float(points), func)
+        _REGISTRY[exercise_id] = Exercise(
+            exercise_id, chapter, float(points), func, float(seconds)
+        )
         return func
 
     return register
@@ -174,20 +192,28 @@ def get_exercise(exercise_id: str) -> Exercise:
     load_checks()
     if isinstance(exercise_id, str) and exercise_id in _REGISTRY:
         return _REGISTRY[exercise_id]
-    close = difflib.get_close_matches(str(exercise_id), list(_REGISTRY), n=5, cutoff=0.6)
+    raise ValueError(_unknown_id_message(exercise_id))
+
+
+def _unknown_id_message(exercise_id: Any) -> str:
+    shown = exercise_id if isinstance(exercise_id, str) else describe(exercise_id)
+    close = difflib.get_close_matches(str(shown), list(_REGISTRY), n=5, cutoff=0.6)
     hint = (
         "did you mean " + ", ".join(repr(c) for c in close) + "?"
         if close
         else f"known ids: {', '.join(sorted(_REGISTRY)) or '(none)'}."
     )
-    raise ValueError(
-        f"unknown exercise id {exercise_id!r}; {hint} "
+    return (
+        f"unknown exercise id {shown!r}; {hint} "
         "The id is the first argument of check(...) in the exercise cell."
     )
 
 
 def check(exercise_id: str, answer: Any) -> Verdict:
     """Check ``answer`` for ``exercise_id``, print the verdict and return it.
+
+    Never raises for what a student writes: an unknown id is a fail (0 of 0 points,
+    not logged for grading) whose message names the closest known ids.
 
     Parameters
     ----------
@@ -202,7 +228,14 @@ def check(exercise_id: str, answer: Any) -> Verdict:
         ``.passed``, ``.status`` (``"pass"``, ``"fail"``, ``"not attempted"``),
         ``.message`` and the points earned.
     """
-    ex = get_exercise(exercise_id)
+    load_checks()
+    ex = _REGISTRY.get(exercise_id) if isinstance(exercise_id, str) else None
+    if ex is None:
+        shown = exercise_id if isinstance(exercise_id, str) else describe(exercise_id)
+        verdict = Verdict(str(shown)[:80], FAIL, _unknown_id_message(exercise_id), 0.0, 0.0)
+        print(verdict)
+        _remember_printed(verdict)
+        return verdict
     status, message = _judge(ex, answer)
     earned = ex.points if status == PASS else 0.0
     verdict = Verdict(ex.id, status, message, earned, ex.points)
@@ -212,18 +245,80 @@ def check(exercise_id: str, answer: Any) -> Verdict:
     return verdict
 
 
+class _OutOfTime(BaseException):  # noqa: N818 - no Exception: checkers must not catch it
+    """Raised inside a checker when its time budget is spent."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_OutOfTime` in the running code after ``seconds`` (main thread, POSIX).
+
+    An outer timer (a test runner's, another check's) is restored afterwards with the
+    time it had left; elsewhere (a worker thread, Windows) the code runs unbounded.
+    """
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _OutOfTime
+
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, stop)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            left = outer - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+
+
+def _answer_bytes(answer: Any) -> int:
+    """Bytes an array-like answer holds (0 when it does not say or the question fails)."""
+    try:
+        size = getattr(answer, "nbytes", 0)
+        return int(size) if isinstance(size, int | float) else 0
+    except Exception:  # noqa: BLE001 - a student's object may raise anything here
+        return 0
+
+
+def _safe_text(err: BaseException, limit: int = 200) -> str:
+    try:
+        text = " ".join(str(err).split())
+    except Exception:  # noqa: BLE001 - an exception whose str() fails
+        text = "(its message cannot be shown)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _judge(ex: Exercise, answer: Any) -> tuple[str, str]:
     if answer is None or answer is Ellipsis:
         return NOT_ATTEMPTED, "not attempted \u2014 replace None with your answer."
+    size = _answer_bytes(answer)
+    if size > ANSWER_BYTES:
+        return FAIL, (
+            f"your answer holds {size / 2**30:.1f} GB, far more than this exercise asks "
+            f"for ({describe(answer)}); did you pass a whole dataset or the wrong variable?"
+        )
     try:
-        outcome = ex.checker(answer)
+        with _time_limit(ex.seconds):
+            outcome = ex.checker(answer)
+    except _OutOfTime:
+        return FAIL, (
+            f"the check stopped after {ex.seconds:g} s without a verdict on your answer "
+            f"({describe(answer)}): an endless loop or generator, or a far too large input?"
+        )
     except NotAttempted as err:
-        return NOT_ATTEMPTED, f"not attempted \u2014 {err}"
+        return NOT_ATTEMPTED, f"not attempted \u2014 {_safe_text(err)}"
     except WrongType as err:
-        return FAIL, f"wrong type: {err}"
+        return FAIL, f"wrong type: {_safe_text(err)}"
     except Exception as err:  # never a traceback for a student's answer
         return FAIL, (
-            f"the check could not use your answer ({type(err).__name__}: {err}). "
+            f"the check could not use your answer, a {type(answer).__name__} "
+            f"({type(err).__name__}: {_safe_text(err)}). "
             "Look at what your answer contains, e.g. print(type(answer), answer)."
         )
     if outcome is None or outcome is True:

@@ -14,6 +14,7 @@ import numpy as np
 from cnncourse._frameworks import import_keras
 from cnncourse.data.imageset import ImageSet
 from cnncourse.train.history import History
+from cnncourse.train.validate import check_hyperparameters
 
 keras = import_keras()  # torchvision first: importing it after TensorFlow crashes
 
@@ -175,6 +176,7 @@ def fit_keras(
     from cnncourse.data.tf_adapters import to_tf_dataset
     from cnncourse.runtime import is_quick, seed_everything
 
+    check_hyperparameters(lr=1e-3 if lr is None else lr, weight_decay=0.0)
     for name, data in (("train", train), ("val", val)):
         if data is not None and not isinstance(data, ImageSet):
             raise TypeError(

@@ -29,6 +29,7 @@ from cnncourse.runtime import is_quick, seed_everything
 from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
 from cnncourse.train.checkpoint import save_checkpoint
 from cnncourse.train.history import History
+from cnncourse.train.validate import check_training_inputs
 
 SCHEDULERS = ("onecycle", "cosine", "plateau")
 
@@ -340,6 +341,9 @@ def fit(
     )
     if fast is not None and not isinstance(fast, bool):
         raise ValueError(f"fast must be True, False or None (on for CUDA only), got {fast!r}.")
+    train, val = check_training_inputs(
+        train, val, lr=lr, weight_decay=weight_decay, custom_optimizer=optimizer is not None
+    )
     if seed is not None:
         seed_everything(seed)
     device = pick_device(device) if not isinstance(device, torch.device) else device
