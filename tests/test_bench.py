@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-import nbformat
 import pytest
 import torch
 
@@ -13,6 +12,8 @@ from cnncourse import bench
 
 def _cache(folder, seconds: dict[str, float]):
     """A real jupyter-cache holding one executed notebook per chapter, as a book build leaves."""
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("jupyter_cache")  # the book extra
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 

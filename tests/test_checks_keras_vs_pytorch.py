@@ -15,6 +15,8 @@ from cnncourse.compare import torch_eps_matching_keras
 from cnncourse.exercises import check, registry
 from cnncourse.exercises.checks import keras_vs_pytorch as kvp
 
+pytestmark = pytest.mark.keras
+pytest.importorskip("keras")
 keras = import_keras()
 
 
