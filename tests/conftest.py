@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import importlib.util
 import http.server
+import importlib.util
 import io
 import os
 import tarfile
@@ -51,11 +51,12 @@ def is_notebook_chapter(docname: str) -> bool:
 
 
 def needs_keras(item) -> bool:
-    """A test needs Keras when marked so, asks for the ``keras`` fixture or runs a Keras twin."""
+    """A test needs Keras when marked so, asks for a ``keras`` or ``keras_*`` fixture, or
+    is the Keras case of a ``framework`` parameter."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     return (
         item.get_closest_marker("keras") is not None
-        or "keras" in getattr(item, "fixturenames", ())
+        or any(n == "keras" or n.startswith("keras_") for n in getattr(item, "fixturenames", ()))
         or any(isinstance(value, str) and value == "keras" for value in params.values())
     )
 
@@ -69,7 +70,9 @@ def pytest_collection_modifyitems(session, config, items):
         if needs_keras(item):
             item.add_marker(pytest.mark.keras)
             if not keras_installed:
-                item.add_marker(pytest.mark.skip(reason="needs Keras: pip install cnncourse[keras]"))
+                item.add_marker(
+                    pytest.mark.skip(reason="needs Keras: pip install cnncourse[keras]")
+                )
     if not (config.getoption("nbval_lax", False) or config.getoption("nbval", False)):
         return
     collected = {Path(str(item.fspath)).resolve() for item in items}

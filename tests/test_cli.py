@@ -213,7 +213,9 @@ def test_student_edition_command(tmp_path, capsys):
 def notebook(path, *cells):
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)]
+        cells=[
+            nbformat.v4.new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)
+        ]
     )
     nb.metadata["kernelspec"] = {
         "name": "python3",
