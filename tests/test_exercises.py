@@ -322,13 +322,15 @@ def test_book_exercises_have_registered_checks_and_passing_solutions(path):
         code = "\n".join(
             c.source for c in jupytext.reads(block, fmt="md:myst").cells if c.cell_type == "code"
         )
-        if "keras" in imports + code:  # a Keras chapter or solution
-            pytest.importorskip("keras")
         namespace: dict = {}
-        exec(compile(imports, f"{path.name} imports", "exec"), namespace)
-        namespace["check"] = lambda i, a: verdicts.append(check(i, a)) or verdicts[-1]
         try:
+            exec(compile(imports, f"{path.name} imports", "exec"), namespace)
+            namespace["check"] = lambda i, a: verdicts.append(check(i, a)) or verdicts[-1]
             exec(compile(code, f"{path.name} solution", "exec"), namespace)
         except NameError:
             continue  # the solution builds on the chapter's variables: nbval runs it
+        except ModuleNotFoundError as error:
+            if error.name not in {"keras", "tensorflow"}:
+                raise
+            pytest.skip(f"{path.stem}: a solution needs Keras (pip install cnncourse[keras])")
         assert all(v.passed for v in verdicts), [str(v) for v in verdicts if not v.passed]
