@@ -154,6 +154,7 @@ def test_the_loops_take_turns_epoch_by_epoch(monkeypatch):
     assert all(row["epochs_timed"] == 2 and row["images_per_s"] == 100.0 for row in rows)
 
 
+@pytest.mark.keras  # the runners include Keras fit
 def test_each_loop_keeps_training_its_own_model_across_rounds():
     from cnncourse.data import load
 
