@@ -20,12 +20,13 @@ JB := $(PY) -c 'import sys; from jupyter_book.cli.main import main; sys.argv[0] 
 QUICK_BOOK := _build/quick
 PYTEST_FLAGS ?=
 
-.PHONY: help setup data book book-quick test unit notebooks browser sync lint format student bench lock clean
+.PHONY: help setup data book book-quick test unit notebooks browser gpu-check sync lint format student bench lock clean
 
 help:
 	@echo "make book        set up, execute every chapter at full size, render _build/html"
 	@echo "make test        set up, unit tests + every chapter under nbval (quick mode) + browser check"
 	@echo "make unit        unit tests of the package only (fast)"
+	@echo "make gpu-check   on a CUDA GPU: unit tests, then every chapter at full size under nbval, timed"
 	@echo "make student     student edition (no solutions) in _build/student"
 	@echo "make bench       performance benchmark, CSVs and tables in benchmarks/results/"
 	@echo "make sync        re-pair book/*.md with book/*.ipynb (jupytext)"
@@ -83,6 +84,11 @@ unit: setup
 
 notebooks: setup
 	CNNCOURSE_QUICK=1 $(PY) -m pytest book --nbval-lax --nbval-current-env --nbval-cell-timeout=600
+
+# Unit tests on CUDA, then every chapter at full size under nbval, one at a time; per-chapter
+# seconds and pass/fail go to benchmarks/results/gpu_chapters.{csv,md}. Refuses without CUDA.
+gpu-check: setup
+	$(PY) .ci/gpu_check.py $(GPU_CHECK_FLAGS)
 
 browser: setup book-quick
 	CNNCOURSE_BOOK_HTML=$(QUICK_BOOK)/_build/html $(PY) -m pytest tests -m browser

@@ -6,11 +6,13 @@ laptop CPU, in CI (quick mode) and on a Colab GPU (full mode) without edits.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
 import random
 import sys
+from collections.abc import Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -73,6 +75,45 @@ def device(prefer: str | None = None):
     if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Run the enclosed PyTorch code with repeatable GPU kernels and full float32 precision.
+
+    Two computations that are the same on paper give the same numbers on a CPU, but not
+    by default on an NVIDIA GPU: cuDNN may pick a different convolution algorithm on each
+    call, some of them adding partial sums in a varying order, and Ampere and newer GPUs
+    run float32 convolutions in TF32 (a 10-bit mantissa, about 1e-3 relative error).
+    Inside the block cuDNN uses deterministic algorithms without benchmarking, and
+    convolutions and matrix products run in true float32; every setting is restored
+    afterwards, also after an error. On a CPU it changes nothing. The chapters use it
+    where they show that two computations agree.
+    """
+    import torch
+
+    backends = torch.backends
+    settings = [(backends.cudnn, "deterministic", True), (backends.cudnn, "benchmark", False)]
+    conv = getattr(backends.cudnn, "conv", None)
+    if hasattr(conv, "fp32_precision") and hasattr(backends.cuda.matmul, "fp32_precision"):
+        # PyTorch >= 2.9 keeps the precision per backend (allow_tf32 is its legacy alias)
+        settings += [
+            (backends.cuda.matmul, "fp32_precision", "ieee"),
+            (conv, "fp32_precision", "ieee"),
+        ]
+    else:
+        settings += [
+            (backends.cuda.matmul, "allow_tf32", False),
+            (backends.cudnn, "allow_tf32", False),
+        ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in settings]
+    try:
+        for owner, name, value in settings:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
 
 
 def _mps_available() -> bool:

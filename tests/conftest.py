@@ -7,6 +7,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import importlib.util
 import io
 import os
 import tarfile
@@ -70,8 +71,29 @@ def is_notebook_chapter(docname: str) -> bool:
     return "kernelspec:" in text.split("---", 2)[1] if text.startswith("---") else False
 
 
+def needs_keras(item) -> bool:
+    """A test needs Keras when marked so, asks for a ``keras`` or ``keras_*`` fixture, or
+    is the Keras case of a ``framework`` parameter."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return (
+        item.get_closest_marker("keras") is not None
+        or any(n == "keras" or n.startswith("keras_") for n in getattr(item, "fixturenames", ()))
+        or any(isinstance(value, str) and value == "keras" for value in params.values())
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not keras"` deselects by marker
 def pytest_collection_modifyitems(session, config, items):
-    """Under nbval, a chapter of the table of contents that was not collected is an error."""
+    """Mark every test that needs Keras ``keras`` (skipped where Keras is not installed);
+    under nbval, a chapter of the table of contents that was not collected is an error."""
+    keras_installed = importlib.util.find_spec("keras") is not None
+    for item in items:
+        if needs_keras(item):
+            item.add_marker(pytest.mark.keras)
+            if not keras_installed:
+                item.add_marker(
+                    pytest.mark.skip(reason="needs Keras: pip install cnncourse[keras]")
+                )
     if not (config.getoption("nbval_lax", False) or config.getoption("nbval", False)):
         return
     collected = {Path(str(item.fspath)).resolve() for item in items}

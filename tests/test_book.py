@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-import jupytext
-import nbformat
 import pytest
 from conftest import ROOT, is_notebook_chapter, toc_chapters
 
 from cnncourse.exercises import registry
+
+jupytext = pytest.importorskip("jupytext")  # the book extra
+nbformat = pytest.importorskip("nbformat")
 
 CHAPTERS = [doc for doc in toc_chapters() if is_notebook_chapter(doc)]
 

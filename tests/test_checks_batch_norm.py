@@ -73,6 +73,7 @@ def test_axes_wrong_type():
     assert verdict.status == "fail" and "wrong type" in verdict.message
 
 
+@pytest.mark.keras
 def test_keras_momentum_matches_a_keras_layer():
     from cnncourse._frameworks import import_keras
 

@@ -68,6 +68,7 @@ def test_params_rgb_matches_torch_and_fails_typical_mistakes():
     assert str(oracle) not in no_bias.message
 
 
+@pytest.mark.keras
 def test_keras_kernel_axes_turn_a_torch_weight_into_the_keras_kernel():
     from cnncourse._frameworks import import_keras
 

@@ -9,6 +9,8 @@ from cnncourse._frameworks import import_keras
 from cnncourse.exercises import check
 from cnncourse.exercises.checks import keras_cnn
 
+pytestmark = pytest.mark.keras
+pytest.importorskip("keras")
 keras = import_keras()
 
 

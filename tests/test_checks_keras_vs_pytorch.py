@@ -15,6 +15,8 @@ from cnncourse.exercises import check
 from cnncourse.exercises.checks import keras_vs_pytorch as kvp
 from cnncourse.interop import torch_eps_matching_keras
 
+pytestmark = pytest.mark.keras
+pytest.importorskip("keras")
 keras = import_keras()
 
 

@@ -7,10 +7,8 @@ import os
 import subprocess
 import sys
 
-import nbformat
 import pytest
 from conftest import md5
-from nbformat.v4 import new_code_cell, new_notebook
 
 from cnncourse.cli import build_parser, main
 from cnncourse.data import registry as data_registry
@@ -213,8 +211,11 @@ def test_student_edition_command(tmp_path, capsys):
 
 
 def notebook(path, *cells):
-    nb = new_notebook(
-        cells=[new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)]
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)
+        ]
     )
     nb.metadata["kernelspec"] = {
         "name": "python3",

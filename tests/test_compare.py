@@ -115,6 +115,7 @@ def test_count_code_lines_rejects_what_it_cannot_read():
 # ---- max_abs_difference ------------------------------------------------------------------
 
 
+@pytest.mark.keras
 def test_max_abs_difference_accepts_torch_numpy_and_keras():
     from cnncourse._frameworks import import_keras
 
@@ -158,6 +159,7 @@ def _adam_runs(torch_eps, steps: int = 4, keras_eps: float = 1e-7):
     return param.detach().numpy() - start, keras.ops.convert_to_numpy(variable) - start
 
 
+@pytest.mark.keras
 def test_torch_eps_matching_keras_reproduces_keras_adam_steps():
     torch_moves, keras_moves = _adam_runs(lambda t: torch_eps_matching_keras(1e-7, 0.999, t))
     np.testing.assert_allclose(torch_moves, keras_moves, rtol=1e-3, atol=1e-9)

@@ -316,6 +316,7 @@ def test_keras_round_trip_and_export_predict_identically(tmp_path, keras_model):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
 
+@pytest.mark.keras
 def test_keras_lambda_layer_is_refused_in_safe_mode(tmp_path):
     from cnncourse._frameworks import import_keras
 

@@ -15,8 +15,6 @@ from torch import nn
 from cnncourse.data import load
 from cnncourse.models import MLP, MODEL_NAMES, TinyCNN, VGGNet, build_model, count_parameters
 
-keras = pytest.importorskip("keras")
-
 # Counted by hand for 1x28x28 inputs and 10 classes. A 3x3 conv from I to O channels has
 # 9*I*O weights (+ O biases); a linear layer from F to O has F*O + O; BatchNorm has
 # gamma and beta (trainable) and a running mean and variance (not trainable) per channel.
@@ -64,6 +62,7 @@ def test_parameter_counts_match_the_hand_count(name, options, trainable, total, 
         ("mlp", {"in_channels": 3, "num_classes": 100, "image_size": 16, "hidden": 64}),
     ],
 )
+@pytest.mark.keras
 def test_twins_have_the_same_count_for_any_input(name, options):
     torch_model = build_model(name, "torch", **options)
     keras_model = build_model(name, "keras", **options)
@@ -74,6 +73,12 @@ def test_twins_have_the_same_count_for_any_input(name, options):
     out_t = torch_model.eval()(torch.zeros(2, c, h, w))
     out_k = keras_model(np.zeros((2, h, w, c), np.float32), training=False)
     assert tuple(out_t.shape) == tuple(out_k.shape) == (2, torch_model.num_classes)
+
+
+@pytest.fixture(scope="module")
+def keras():
+    """Keras, for the tests that build a twin (they are skipped where it is not installed)."""
+    return pytest.importorskip("keras")
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +128,14 @@ def test_tiny_cnn_runs_conv_relu_pool_in_the_textbook_order(real_batch):
     assert dict(order)["relu1"] == (8, 28, 28) and dict(order)["relu2"] == (16, 14, 14)
 
 
+@pytest.mark.keras
 def test_keras_tiny_twin_has_the_same_order():
     names = [layer.name for layer in build_model("tiny", "keras").layers]
     assert names == ["images", *TINY_CALL_ORDER, "flatten", "fc"]
 
 
 @pytest.mark.parametrize("name", ["tiny", "vgg", "mlp"])
-def test_models_return_logits_not_probabilities(name, real_batch):
+def test_models_return_logits_not_probabilities(name, real_batch, keras):
     images, _ = real_batch
     torch.manual_seed(0)
     torch_model = build_model(name).eval()
@@ -159,6 +165,7 @@ def test_wrong_shape_names_the_expected_shape_and_the_fix():
         model(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
 
 
+@pytest.mark.keras
 def test_keras_twin_rejects_a_wrong_shape_with_the_expected_shape():
     model = build_model("vgg", "keras")  # global pooling would silently accept 32x32
     with pytest.raises(ValueError, match=r"28, 28, 1"):
@@ -189,7 +196,7 @@ def test_bad_arguments_fail_before_building(options, match, framework):
         build_model("vgg", framework, **options)
 
 
-def test_vgg_dropout_and_batchnorm_switches(real_batch):
+def test_vgg_dropout_and_batchnorm_switches(real_batch, keras):
     images, _ = real_batch
     torch.manual_seed(0)
     plain = VGGNet(dropout=0.0, batchnorm=False, widths=(8, 16)).train()  # small: fast
@@ -206,6 +213,7 @@ def test_vgg_dropout_and_batchnorm_switches(real_batch):
     assert not any(isinstance(la, keras.layers.BatchNormalization) for la in keras_plain.layers)
 
 
+@pytest.mark.keras
 def test_count_parameters_skips_frozen_layers_in_both_frameworks():
     torch_model, keras_model = TinyCNN(), build_model("tiny", "keras")
     torch_model.conv1.requires_grad_(False)

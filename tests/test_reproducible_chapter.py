@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jupytext
 import pytest
-from nbclient import NotebookClient
+
+pytestmark = pytest.mark.keras  # the chapter scores its model with Keras too
+jupytext = pytest.importorskip("jupytext")
+NotebookClient = pytest.importorskip("nbclient").NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 # A chapter that trains a CNN in PyTorch and scores it with torchmetrics, scikit-learn

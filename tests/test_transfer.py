@@ -27,7 +27,8 @@ def small_vgg(num_classes: int = 5, seed: int = 0, framework: str = "torch"):
 
 
 def state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+    """A CPU copy of the state: ``fit`` may move the model to CUDA, the copy stays comparable."""
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
 def changed(before: dict, after: dict) -> set[str]:

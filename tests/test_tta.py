@@ -48,7 +48,8 @@ def test_fit_trains_the_inner_model_and_scores_it_flip_averaged():
     before = model.fc.weight.detach().clone()
     wrapped = FlipAveraged(model)
     history = fit(wrapped, (images, labels), (images, labels), batch_size=32, progress=False)
-    assert not torch.equal(model.fc.weight, before)  # the wrapped model itself learned
+    # the wrapped model itself learned (compared on the CPU: fit may have moved it to CUDA)
+    assert not torch.equal(model.fc.weight.detach().cpu(), before.cpu())
     assert history["val_accuracy"].iloc[-1] == pytest.approx(
         evaluate(wrapped, (images, labels))["accuracy"]
     )
