@@ -8,7 +8,6 @@ import sys
 
 import jupytext
 import pytest
-
 from conftest import ROOT, is_notebook_chapter, toc_chapters
 
 CHAPTERS = [doc for doc in toc_chapters() if is_notebook_chapter(doc)]
