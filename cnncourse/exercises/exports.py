@@ -92,16 +92,19 @@ def export_grades(
     possible = _points_possible(exercises) if points_possible is None else points_possible
     people = _identities(grades[STUDENT].tolist(), fmt, roster, id_column)
     _require_identity(people, fmt)
+    totals = [_number(t) for t in grades[TOTAL]]
 
     if fmt == "canvas":
         header = f"{assignment} ({assignment_id})" if assignment_id else assignment
         columns = [*CANVAS_COLUMNS, header]
-        rows = [{c: "" for c in columns} | {"Student": "Points Possible", header: possible}]
-        rows += [p | {header: t} for p, t in zip(people, grades[TOTAL], strict=True)]
+        rows = [
+            {c: "" for c in columns} | {"Student": "Points Possible", header: _number(possible)}
+        ]
+        rows += [p | {header: t} for p, t in zip(people, totals, strict=True)]
     elif fmt == "moodle":
         key = _moodle_key(people)
         columns = [key, assignment]
-        rows = [{key: p[key], assignment: t} for p, t in zip(people, grades[TOTAL], strict=True)]
+        rows = [{key: p[key], assignment: t} for p, t in zip(people, totals, strict=True)]
     elif fmt == "blackboard":
         header = (
             f"{assignment} [Total Pts: {possible:g} Score] |{assignment_id}"
@@ -109,27 +112,32 @@ def export_grades(
             else assignment
         )
         columns = [*BLACKBOARD_COLUMNS, header]
-        rows = [p | {header: t} for p, t in zip(people, grades[TOTAL], strict=True)]
+        rows = [p | {header: t} for p, t in zip(people, totals, strict=True)]
     else:
         columns = [*SHEET_COLUMNS, *exercises, "Total", "Points possible", "Percent", "Status"]
         rows = []
         for person, (_, row) in zip(people, grades.iterrows(), strict=True):
             rows.append(
                 person
-                | {e: row[e] for e in exercises}
+                | {e: _number(row[e]) for e in exercises}
                 | {
-                    "Total": row[TOTAL],
-                    "Points possible": possible,
+                    "Total": _number(row[TOTAL]),
+                    "Points possible": _number(possible),
                     "Percent": round(100 * float(row[TOTAL]) / possible, 1) if possible else "",
                     "Status": row[STATUS],
                 }
             )
-    frame = pd.DataFrame(rows, columns=columns).fillna("")
+    frame = pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     quoting = csv.QUOTE_ALL if fmt == "blackboard" else csv.QUOTE_MINIMAL
     frame.to_csv(target, index=False, quoting=quoting, lineterminator="\r\n")
     return frame
+
+
+def _number(value) -> str:
+    """Points as platforms read them: ``2``, ``1.5`` (never ``2.0``)."""
+    return f"{float(value):g}"
 
 
 def _read_table(table):
