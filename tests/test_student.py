@@ -435,7 +435,7 @@ def test_assignment_archive_holds_the_notebooks_and_a_readme(fake_book, tmp_path
     assert SENTINEL not in readme and all(SENTINEL not in c.source for c in nb.cells)
     colab = "https://colab.research.google.com/github/my-course/nb/blob/w3/book/ch_one.ipynb"
     assert colab in readme
-    assert 'check("' in readme and "upload to Moodle" in readme and "make lab" in readme
+    assert 'check("' in readme and "upload to Moodle" in readme and "jupyter lab" in readme
     with pytest.raises(ValueError, match="assignment name"):
         write_assignment(out, "week 3/..", notebooks)
     plain = write_assignment(out, "w", notebooks[:1])  # no repository: upload to Colab

@@ -254,8 +254,9 @@ def write_assignment(
             else f"go to {COLAB}, *File > Upload notebook*, and pick the notebook."
         )
         + " The first cell installs the course package.",
-        "- **Your computer**: in a clone of the course repository, `make lab` opens "
-        "JupyterLab; open the notebook from there.",
+        "- **Your computer**: `pip install "
+        '"cnncourse[keras,lab] @ git+https://github.com/cnncourse/cnncourse"`, then '
+        "`jupyter lab` in the unzipped folder.",
         "",
         "## Check an answer",
         "",
@@ -273,8 +274,8 @@ def write_assignment(
         "## Submit",
         "",
         "Run the whole notebook from the top (*Run all*), check that it finishes without "
-        "an error, and save it. Hand in the `.ipynb` files under their own names: "
-        + (submit or "as your instructor asks (for example, uploaded to the course page)")
+        "an error, and save it. Hand in the `.ipynb` files, keeping their names: "
+        + (submit or "the way your instructor asks (for example, uploaded to the course page)")
         + ".",
         "",
     ]
