@@ -136,3 +136,33 @@ def test_bad_input_gets_one_clear_message(table, roster, tmp_path):
 
 def test_cli_offers_every_format():
     assert EXPORT_FORMATS == FORMATS
+
+
+def test_grade_command_writes_the_exports_beside_the_table(tmp_path, capsys):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from cnncourse.cli import main
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    nb = new_notebook(
+        cells=[
+            new_code_cell("from cnncourse.exercises import check"),
+            new_code_cell('check("pool-output-shape", (32, 64, 7, 7))'),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, folder / "ada_lovelace.ipynb")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("file,Username,Email address\nada_lovelace,ada,ada@uni.edu\n")
+    out = tmp_path / "grades.csv"
+    with pytest.raises(SystemExit):  # a missing roster stops before any notebook runs
+        main(["grade", str(folder), "--out", str(out), "--roster", str(tmp_path / "no.csv")])
+    assert not out.exists()
+    args = ["grade", str(folder), "--out", str(out), "--export", "moodle", "--export", "sheet"]
+    assert main([*args, "--assignment", "Week 3", "--roster", str(roster)]) == 0
+    assert read_rows(tmp_path / "grades.moodle.csv") == [["Username", "Week 3"], ["ada", "1"]]
+    sheet = read_rows(tmp_path / "grades.sheet.csv")
+    assert sheet[1][:3] == ["ada_lovelace", "ada", "1"] and sheet[1][-1] == "ok"
+    assert "grades.moodle.csv (moodle)" in capsys.readouterr().out

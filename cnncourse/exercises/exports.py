@@ -118,7 +118,7 @@ def export_grades(
         rows = []
         for person, (_, row) in zip(people, grades.iterrows(), strict=True):
             rows.append(
-                person
+                _sheet_identity(person, row[STUDENT])
                 | {e: _number(row[e]) for e in exercises}
                 | {
                     "Total": _number(row[TOTAL]),
@@ -193,6 +193,13 @@ def _identities(stems: list[str], fmt: str, roster, id_column: str | None) -> li
             f"them (column {ROSTER_KEY!r} = the file name without .ipynb)."
         )
     return [by_file[s] for s in stems]
+
+
+def _sheet_identity(person: dict, stem: str) -> dict:
+    """The sheet's ``Student`` (the roster's, else the file stem) and ``ID`` columns."""
+    ids = ("ID", "SIS User ID", "SIS Login ID", "Student ID", *MOODLE_IDS)
+    found = next((str(person[k]) for k in ids if str(person.get(k, "")).strip()), "")
+    return {"Student": str(person.get("Student", "")).strip() or stem, "ID": found}
 
 
 def _require_identity(people: list[dict], fmt: str) -> None:
