@@ -52,17 +52,21 @@ Rules:
   level (not nested in another directive). Example markup shown *as text* sits inside
   a longer fence and is left alone.
 
-The student copy (``OUT/``) mirrors the book: ``OUT/_toc.yml`` (chosen chapters),
-``OUT/_config.yml`` (the book's, with ``hide_solutions: true``, "(student edition)" in
-the title, and no exclude pattern that would hide the new ``.ipynb`` chapters),
-chapters as ``OUT/<docname>.ipynb`` without outputs, plain pages as ``.md``, the files
-beside the chapters (images, data) and the config's ``local_extensions`` folders.
+The student copy (``OUT/``) mirrors the book: ``OUT/_toc.yml`` (chosen chapters,
+never the instructor-only pages of ``INSTRUCTOR_PAGES``), ``OUT/_config.yml`` (the
+book's, with ``hide_solutions: true``, "(student edition)" in the title, no exclude
+pattern that would hide the new ``.ipynb`` chapters, buttons that lead to the
+publishing location only, and quick-mode execution by default through this module's
+Sphinx ``setup``), chapters as ``OUT/<docname>.ipynb`` without outputs, plain pages as
+``.md`` (their ``% instructor-only:start``/``end`` blocks removed, links to pages left
+out turned into text, their includes copied), the files beside the chapters (images,
+data) and the config's ``local_extensions`` folders.
 Removing the solutions from the sources is what hides them: ``hide_solutions: true``
 on its own crashes the HTML build on gated solutions (sphinx-exercise issue #89).
-``make student`` runs::
+``make student PUBLISH=owner/repo`` runs::
 
-    python -m cnncourse student-edition _build/student
-    jupyter-book build _build/student      # HTML in _build/student/_build/html
+    python -m cnncourse student-edition _build/student --publish-url owner/repo
+    jupyter-book build _build/student -W --keep-going   # HTML in _build/student/_build/html
 """
 
 from __future__ import annotations
