@@ -232,8 +232,9 @@ def test_student_book_builds_without_any_solution(fake_book, tmp_path):
     import sys
 
     pytest.importorskip("jupyter_book")
+    add_instructor_pages(fake_book)  # left out, links unlinked, kept include copied
     out = tmp_path / "student"
-    make_student_edition(fake_book, out)
+    make_student_edition(fake_book, out, publish="my-course/nb")
     # sphinx-exercise's hide_solutions alone crashes on gated solutions (its issue #89);
     # the student sources have none left, so the build passes with warnings as errors.
     launcher = "import sys; from jupyter_book.cli.main import main; sys.argv[0] = 'jupyter-book'; sys.exit(main())"
@@ -248,6 +249,8 @@ def test_student_book_builds_without_any_solution(fake_book, tmp_path):
     page = (html / "book" / "ch_one.html").read_text()
     assert "one-ex1" in page and "How many parameters?" in page
     assert not [p for p in html.rglob("*.html") if SENTINEL in p.read_text()]
+    assert "Shared paragraph, kept." in (html / "book" / "api.html").read_text()
+    assert not (html / "book" / "instructors.html").exists()
 
 
 def add_instructor_pages(root: Path) -> None:
