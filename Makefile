@@ -20,14 +20,15 @@ JB := $(PY) -c 'import sys; from jupyter_book.cli.main import main; sys.argv[0] 
 QUICK_BOOK := _build/quick
 PYTEST_FLAGS ?=
 
-.PHONY: help setup data book book-quick test unit notebooks browser gpu-check sync lint format student bench lock clean
+.PHONY: help setup data book book-quick test unit notebooks browser gpu-check sync lint format student lab bench lock clean
 
 help:
 	@echo "make book        set up, execute every chapter at full size, render _build/html"
 	@echo "make test        set up, unit tests + every chapter under nbval (quick mode) + browser check"
 	@echo "make unit        unit tests of the package only (fast)"
 	@echo "make gpu-check   on a CUDA GPU: unit tests, then every chapter at full size under nbval, timed"
-	@echo "make student     student edition (no solutions) in _build/student"
+	@echo "make lab         set up, open the chapters in JupyterLab (the local Colab)"
+	@echo "make student     student edition (no solutions) in _build/student, its book (quick)"
 	@echo "make bench       performance benchmark, CSVs and tables in benchmarks/results/"
 	@echo "make sync        re-pair book/*.md with book/*.ipynb (jupytext)"
 	@echo "make lint        ruff check + format check"
@@ -38,9 +39,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@echo "==> Python environment: $(ENV_DIR)"
 	@if [ -z "$(ACTIVE_ENV)" ] && [ ! -x .venv/bin/python ]; then \
 	  echo "==> creating .venv with $(PYTHON)"; $(PYTHON) -m venv .venv; fi
-	@echo "==> installing cnncourse[keras,book,dev] with the pinned versions (a few minutes the first time)"
+	@echo "==> installing cnncourse[keras,book,dev,lab] with the pinned versions (a few minutes the first time)"
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[keras,book,dev]"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[keras,book,dev,lab]"
 	@touch $@
 
 data:
@@ -104,10 +105,20 @@ format:
 	$(PY) -m ruff format cnncourse tests benchmarks
 	$(PY) -m ruff check --fix .
 
+# PUBLISH: where the student notebooks go (a GitHub owner/name or a URL) for the book's
+# Colab and repository buttons; STUDENT_FLAGS: e.g. --chapters pooling,dropout --full.
+PUBLISH ?=
+STUDENT_FLAGS ?=
 student: setup
-	$(PY) -m cnncourse student-edition _build/student
-	$(JB) build _build/student
+	$(PY) -m cnncourse student-edition _build/student $(if $(PUBLISH),--publish-url $(PUBLISH)) $(STUDENT_FLAGS)
+	$(JB) build _build/student -W --keep-going
 	@echo "==> student notebooks in _build/student, its book in _build/student/_build/html"
+
+# JupyterLab on the chapters: the .md files open as notebooks (jupytext), or open the .ipynb.
+LAB_FLAGS ?=
+lab: setup
+	@echo "==> JupyterLab on book/ (stop it with Ctrl-C)"
+	$(PY) -m jupyterlab --notebook-dir=book $(LAB_FLAGS)
 
 bench: setup
 	$(PY) benchmarks/run_benchmark.py

@@ -21,6 +21,7 @@ from pathlib import Path
 from cnncourse._version import __version__
 
 QUICK_LIMIT = 2000  # images per split in quick mode (CNNCOURSE_QUICK=1), as in the chapters
+EXPORT_FORMATS = ("canvas", "moodle", "blackboard", "sheet")  # cnncourse.exercises.exports
 
 EPILOG = """\
 examples:
@@ -139,19 +140,41 @@ def build_parser() -> argparse.ArgumentParser:
     student = command(
         "student-edition",
         "Write the chapters without solutions (.ipynb) and a book config that hides them.",
-        "  cnncourse student-edition _build/student\n"
-        "  cnncourse student-edition handout/ --chapters why_convolutions\n"
-        "  jupyter-book build _build/student      # then the student book\n",
+        "  cnncourse student-edition _build/student --publish-url my-course/cnn-notebooks\n"
+        "  cnncourse student-edition week3/ --chapters pooling,dropout --assignment week3\n"
+        "  jupyter-book build _build/student      # then the student book (quick mode)\n",
     )
     student.add_argument("out", type=Path, help="output folder (created)")
     student.add_argument("--book", type=Path, default=Path("."), help="book root (holds _toc.yml)")
-    student.add_argument("--chapters", nargs="+", default=None, help="chapters to include")
+    student.add_argument(
+        "--chapters", nargs="+", default=None, help="chapters to include (spaces or commas)"
+    )
+    student.add_argument(
+        "--publish-url",
+        default=None,
+        help="where you publish the edition: a GitHub repository (owner/name or its URL), "
+        "which the Colab and repository buttons open, or any URL (named in the footer)",
+    )
+    student.add_argument("--branch", default="main", help="branch of the published repository")
+    student.add_argument(
+        "--full", action="store_true", help="build the student book at full size, not quick mode"
+    )
+    student.add_argument(
+        "--assignment",
+        default=None,
+        metavar="NAME",
+        help="also write OUT/NAME.zip: the chapters' notebooks and a README for students",
+    )
+    student.add_argument(
+        "--submit", default=None, help="one sentence for the README: how students hand in"
+    )
 
     grade = command(
         "grade",
         "Run every submitted notebook in a fresh kernel and write a grade table.",
         "  cnncourse grade submissions/ --out grades.csv\n"
-        "  cnncourse grade submissions/ --out grades.csv --timeout 600\n",
+        "  cnncourse grade submissions/ --out grades.csv --timeout 600\n"
+        "  cnncourse grade week3/ --export canvas --assignment 'Week 3' --roster roster.csv\n",
     )
     grade.add_argument("submissions", type=Path, help="folder of .ipynb files, one per student")
     grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write")
@@ -169,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds each of the chapter's own cells may take (they may train a model)",
     )
     grade.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    grade.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        choices=EXPORT_FORMATS,
+        help="also write the grades for a course platform: OUT_STEM.FORMAT.csv (repeatable)",
+    )
+    grade.add_argument("--assignment", default="Assignment", help="grade column's name")
+    grade.add_argument("--assignment-id", default=None, help="platform id of that column")
+    grade.add_argument(
+        "--roster", type=Path, default=None, help="CSV: column 'file' (file stem) + platform ids"
+    )
+    grade.add_argument(
+        "--id-column", default=None, help="platform column the file stem fills without a roster"
+    )
 
     nb = command(
         "check-notebook",
@@ -453,21 +491,57 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _student_edition(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from cnncourse.exercises.student import find_book_root, make_student_edition
+    from cnncourse.exercises.student import (
+        find_book_root,
+        make_student_edition,
+        write_assignment,
+    )
 
+    chapters = None
+    if args.chapters is not None:
+        chapters = [name for item in args.chapters for name in item.split(",") if name]
+    if args.assignment and not chapters:
+        parser.error("--assignment needs --chapters: the chapters of the assignment.")
     try:
         root = find_book_root(args.book)
-        written = make_student_edition(root, args.out, chapters=args.chapters)
+        written = make_student_edition(
+            root,
+            args.out,
+            chapters=chapters,
+            publish=args.publish_url,
+            branch=args.branch,
+            quick=not args.full,
+        )
+        archive = None
+        if args.assignment:
+            notebooks = [p for p in written if p.suffix == ".ipynb"]  # not the plain pages
+            archive = write_assignment(
+                args.out,
+                args.assignment,
+                notebooks,
+                publish=args.publish_url,
+                branch=args.branch,
+                submit=args.submit,
+            )
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     for path in written:
         print(path)
-    print(f"student edition in {args.out}; build its book with: jupyter-book build {args.out}")
+    mode = "full size" if args.full else "quick mode"
+    print(
+        f"student edition in {args.out}; build its book ({mode}) with: "
+        f"jupyter-book build {args.out}"
+    )
+    if archive is not None:
+        print(f"assignment archive: {archive}")
     return 0
 
 
 def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from cnncourse.exercises.grade import grade
+
+    if args.roster is not None and not args.roster.is_file():
+        parser.error(f"roster {args.roster} does not exist")  # before the long grading run
 
     def report(result) -> None:
         earned = sum(result.points.values())
@@ -485,6 +559,28 @@ def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     print(f"wrote {args.out} ({len(table)} students)")
+    return _export(args, parser, table)
+
+
+def _export(args: argparse.Namespace, parser: argparse.ArgumentParser, table) -> int:
+    from cnncourse.exercises.exports import export_grades
+
+    for fmt in dict.fromkeys(args.export):
+        target = args.out.with_name(f"{args.out.stem}.{fmt}.csv")
+        try:
+            export_grades(
+                table,
+                target,
+                fmt,
+                assignment=args.assignment,
+                assignment_id=args.assignment_id,
+                roster=args.roster,
+                id_column=args.id_column,
+            )
+        except (FileNotFoundError, ValueError) as err:
+            print(f"cannot write the {fmt} export: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {target} ({fmt})")
     return 0
 
 

@@ -25,7 +25,7 @@ def lock_pins() -> dict[str, str]:
 def project_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in ("keras", "book", "dev"):
+    for extra in ("keras", "book", "dev", "lab"):
         reqs += project["optional-dependencies"][extra]
     return [Requirement(r) for r in reqs]
 

@@ -4,38 +4,67 @@ Solutions are the chapters' gated ``solution-start`` ... ``solution-end`` blocks
 plain ``{solution}`` blocks); CONTRIBUTING.md ("Add an exercise check") gives the markup
 and the rules a chapter follows so that removing them leaves a working notebook.
 
-The copy in ``OUT/`` mirrors the book: ``_toc.yml`` with the chosen chapters,
-``_config.yml`` with ``hide_solutions: true`` and "(student edition)" in the title,
-chapters as ``.ipynb`` without outputs, plain pages as ``.md``, and the files and
-``local_extensions`` beside them. Removing the solutions from the sources is what hides
-them (``hide_solutions`` alone crashes the HTML build on gated solutions, sphinx-exercise
-issue #89). ``make student`` runs ``cnncourse student-edition _build/student`` and then
-``jupyter-book build _build/student``.
+The student copy (``OUT/``) mirrors the book: ``OUT/_toc.yml`` (chosen chapters,
+never the instructor-only pages of ``INSTRUCTOR_PAGES``), ``OUT/_config.yml`` (the
+book's, with ``hide_solutions: true``, "(student edition)" in the title, no exclude
+pattern that would hide the new ``.ipynb`` chapters, buttons that lead to the
+publishing location only, and quick-mode execution by default through this module's
+Sphinx ``setup``), chapters as ``OUT/<docname>.ipynb`` without outputs, plain pages as
+``.md`` (their ``% instructor-only:start``/``end`` blocks removed, links to pages left
+out turned into text, their includes copied), the files beside the chapters (images,
+data) and the config's ``local_extensions`` folders.
+Removing the solutions from the sources is what hides them: ``hide_solutions: true``
+on its own crashes the HTML build on gated solutions (sphinx-exercise issue #89).
+``make student PUBLISH=owner/repo`` runs::
+
+    python -m cnncourse student-edition _build/student --publish-url owner/repo
+    jupyter-book build _build/student -W --keep-going   # HTML in _build/student/_build/html
 """
 
 from __future__ import annotations
 
 import copy
 import fnmatch
+import os
+import posixpath
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlparse
 
 from cnncourse.exercises.markup import solution_blocks, strip_solutions
 
 __all__ = [
+    "INSTRUCTOR_PAGES",
     "find_book_root",
+    "github_repository",
     "make_student_edition",
+    "write_assignment",
+    "setup",
     "solution_blocks",
     "strip_solutions",
     "toc_files",
 ]
 
 SOURCE_SUFFIXES = (".md", ".ipynb")
+# Pages for the instructor only: never in the student edition, nor what they include.
+INSTRUCTOR_PAGES = ("book/instructors", "book/benchmark")
+# A kept page's instructor-only part sits between these MyST comment lines.
+INSTRUCTOR_START, INSTRUCTOR_END = "% instructor-only:start", "% instructor-only:end"
+QUICK_ENV = "CNNCOURSE_QUICK"
+COLAB = "https://colab.research.google.com"
 
 
 def make_student_edition(
-    book_dir: str | Path, out_dir: str | Path, chapters: Iterable[str] | None = None
+    book_dir: str | Path,
+    out_dir: str | Path,
+    chapters: Iterable[str] | None = None,
+    *,
+    publish: str | None = None,
+    branch: str = "main",
+    quick: bool = True,
+    leave_out: Iterable[str] = INSTRUCTOR_PAGES,
 ) -> list[Path]:
     """Write the student edition of the book at ``book_dir`` into ``out_dir``.
 
@@ -49,6 +78,19 @@ def make_student_edition(
     chapters
         Chapter names to include (``"why_convolutions"`` or ``"book/why_convolutions"``);
         ``None`` takes every file of the table of contents. The root page is always kept.
+    publish
+        Where the instructor publishes the edition: a GitHub repository (``owner/name``
+        or its URL), whose notebooks the book's repository and Colab buttons then open,
+        or any other URL, named in the footer. ``None``: no button leads anywhere.
+    branch
+        The branch of that repository the notebooks are on.
+    quick
+        Build the student book's HTML in quick mode (``CNNCOURSE_QUICK=1`` for the
+        executed notebooks, unless the environment sets it); ``False`` runs full size.
+    leave_out
+        Pages for instructors only (default: the instructor guide and the benchmark
+        appendix): never written, removed from the table of contents, and every link
+        to them in a kept page becomes plain text.
 
     Returns
     -------
@@ -66,19 +108,28 @@ def make_student_edition(
         raise ValueError(f"out_dir {out} would overwrite the book at {root}; pick another folder.")
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     docs = toc_files(toc)
-    selected = _select(docs, chapters, root_doc=toc.get("root"))
+    names = {_strip_suffix(str(name)) for name in leave_out}
+    hidden = [d for d in docs if d in names or Path(d).name in names]
+    if chapters is not None:
+        asked = _select(docs, chapters, root_doc=None)
+        if refused := [d for d in asked if d in hidden]:
+            raise ValueError(
+                f"{', '.join(refused)} is for instructors only and never goes into the "
+                "student edition; leave it out of the chapters."
+            )
+    selected = [d for d in _select(docs, chapters, toc.get("root")) if d not in hidden]
     sources = {doc: _source(root, doc) for doc in selected}  # fail before writing anything
+    links = _LeftOut(root, {doc: _source(root, doc) for doc in docs if doc not in selected})
+    site = _publishing(publish, branch)
 
     written: list[Path] = []
     for doc, src in sources.items():
-        if src.suffix == ".ipynb":
-            text = jupytext.writes(jupytext.read(src), fmt="md:myst")
-        else:
-            text = src.read_text(encoding="utf-8")
+        text = _read_text(src, jupytext)
         try:
-            stripped = strip_solutions(text)
+            stripped = links.unlink(_strip_instructor_parts(strip_solutions(text)), doc)
         except ValueError as err:
             raise ValueError(f"{src}: {err}") from err
+        _copy_includes(root, out, src, stripped)
         if src.suffix == ".ipynb" or _is_notebook(text):
             target = out / f"{doc}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,9 +141,251 @@ def make_student_edition(
         written.append(target)
 
     _write_toc(toc, set(selected), out / "_toc.yml")
-    _write_config(root, out, written)
+    _write_config(root, out, written, site=site, quick=quick)
     _copy_assets(root, out, sources.values())
     return written
+
+
+def write_assignment(
+    out_dir: str | Path,
+    name: str,
+    notebooks: Iterable[str | Path],
+    *,
+    publish: str | None = None,
+    branch: str = "main",
+    submit: str | None = None,
+) -> Path:
+    """Zip one assignment: the chosen student notebooks and a README for students.
+
+    Parameters
+    ----------
+    out_dir
+        The student edition the notebooks come from; the archive is ``out_dir/NAME.zip``.
+    name
+        The assignment's name (letters, digits, ``-``, ``_``, ``.``): the archive's name
+        and its top folder.
+    notebooks
+        The ``.ipynb`` files of the student edition to hand out.
+    publish, branch
+        The publishing location given to :func:`make_student_edition`: with a GitHub
+        repository the README links each notebook's Colab page.
+    submit
+        How students hand in their notebooks (one sentence); a generic line otherwise.
+    """
+    import zipfile
+
+    if not re.fullmatch(r"[\w.-]+", name or ""):
+        raise ValueError(
+            f"assignment name {name!r} must be letters, digits, '-', '_' or '.' "
+            "(it names the archive), e.g. week3."
+        )
+    out = Path(out_dir).expanduser().resolve()
+    files = [Path(nb).resolve() for nb in notebooks]
+    if not files or any(f.suffix != ".ipynb" or not f.is_file() for f in files):
+        raise ValueError(f"an assignment needs .ipynb notebooks of the edition, got {files}.")
+    repo = github_repository(publish) if publish else None
+    lines = [
+        f"# {name}",
+        "",
+        "The notebooks of this assignment:",
+        "",
+    ]
+    for f in files:
+        rel = f.relative_to(out).as_posix()
+        if repo:
+            owner_name = repo.removeprefix("https://github.com/")
+            lines.append(
+                f"- `{f.name}`: [open in Colab]({COLAB}/github/{owner_name}/blob/{branch}/{rel})"
+            )
+        else:
+            lines.append(f"- `{f.name}`")
+    lines += [
+        "",
+        "## Open a notebook",
+        "",
+        "- **Colab**: "
+        + (
+            "follow the link above, then *File > Save a copy in Drive* to keep your work."
+            if repo
+            else f"go to {COLAB}, *File > Upload notebook*, and pick the notebook."
+        )
+        + " The first cell installs the course package.",
+        "- **Your computer**: `pip install "
+        '"cnncourse[keras,lab] @ git+https://github.com/cnncourse/cnncourse"`, then '
+        "`jupyter lab` in the unzipped folder.",
+        "",
+        "## Check an answer",
+        "",
+        "Each exercise ends with a cell such as",
+        "",
+        "```python",
+        "answer = None  # replace None with your answer",
+        'check("conv-output-size", answer)',
+        "```",
+        "",
+        "Replace `None` with your answer and run the cell: it prints *pass*, or *fail* with "
+        "a hint, or *not attempted*. Run the notebook from the top first, so that the "
+        "names the exercise uses exist.",
+        "",
+        "## Submit",
+        "",
+        "Run the whole notebook from the top (*Run all*), check that it finishes without "
+        "an error, and save it. Hand in the `.ipynb` files, keeping their names: "
+        + (submit or "the way your instructor asks (for example, uploaded to the course page)")
+        + ".",
+        "",
+    ]
+    target = out / f"{name}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{name}/README.md", "\n".join(lines))
+        for f in files:
+            archive.write(f, f"{name}/{f.name}")
+    return target
+
+
+def github_repository(publish: str) -> str | None:
+    """``https://github.com/OWNER/NAME`` for ``OWNER/NAME`` or a GitHub URL; else ``None``."""
+    text = publish.strip().removesuffix("/").removesuffix(".git")
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", text):
+        return f"https://github.com/{text}"
+    url = urlparse(text)
+    parts = [p for p in url.path.split("/") if p]
+    on_github = url.scheme in ("http", "https") and url.netloc in ("github.com", "www.github.com")
+    if on_github and len(parts) >= 2:
+        return f"https://github.com/{parts[0]}/{parts[1].removesuffix('.git')}"
+    return None
+
+
+def setup(app) -> dict:
+    """Sphinx hook of the student book: its notebooks execute in quick mode by default.
+
+    The kernels that execute the notebooks inherit the build's environment, so the
+    configuration value ``cnncourse_quick`` sets ``CNNCOURSE_QUICK`` for them, unless the
+    environment already sets it (``CNNCOURSE_QUICK=0 jupyter-book build OUT`` runs full
+    size).
+    """
+    app.add_config_value("cnncourse_quick", True, "env")
+
+    def quick_mode(app, config) -> None:
+        os.environ.setdefault(QUICK_ENV, "1" if config.cnncourse_quick else "0")
+
+    app.connect("config-inited", quick_mode)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _read_text(src: Path, jupytext) -> str:
+    if src.suffix == ".ipynb":
+        return jupytext.writes(jupytext.read(src), fmt="md:myst")
+    return src.read_text(encoding="utf-8")
+
+
+def _strip_instructor_parts(text: str) -> str:
+    """Remove every block between ``% instructor-only:start`` and ``% instructor-only:end``."""
+    kept, inside = [], False
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        marker = line.strip()
+        if marker == INSTRUCTOR_START:
+            if inside:
+                raise ValueError(f"line {number}: {INSTRUCTOR_START} inside another one.")
+            inside = True
+        elif marker == INSTRUCTOR_END:
+            if not inside:
+                raise ValueError(f"line {number}: {INSTRUCTOR_END} without a start.")
+            inside = False
+        elif not inside:
+            kept.append(line)
+    if inside:
+        raise ValueError(f"{INSTRUCTOR_START} has no matching {INSTRUCTOR_END}.")
+    return "".join(kept)
+
+
+_LABEL = re.compile(r"^\(([^()\s]+)\)=\s*$")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$")
+_ROLE = re.compile(r"\{(doc|ref|numref)\}`([^`]*)`")
+_MD_LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)")
+_INCLUDE = re.compile(r"^\s*(`{3,}|:{3,})\{(?:include|literalinclude)\}\s+(\S+)", re.M)
+
+
+class _LeftOut:
+    """The pages left out, their titles and labels: links to them become plain text."""
+
+    def __init__(self, root: Path, pages: dict[str, Path]) -> None:
+        import jupytext
+
+        self.titles: dict[str, str] = {}
+        self.labels: dict[str, str] = {}
+        for doc, src in pages.items():
+            lines = _read_text(src, jupytext).splitlines()
+            headings = [m[1] for line in lines if (m := _HEADING.match(line))]
+            self.titles[doc] = headings[0] if headings else Path(doc).name
+            for i, line in enumerate(lines):
+                if m := _LABEL.match(line):
+                    after = next((h for h in lines[i + 1 :] if h.strip()), "")
+                    heading = _HEADING.match(after)
+                    self.labels[m[1]] = heading[1] if heading else m[1]
+
+    def unlink(self, text: str, doc: str) -> str:
+        here = posixpath.dirname(doc)
+
+        def target_doc(target: str) -> str | None:
+            target = target.split("#")[0]
+            if not target or "://" in target:
+                return None
+            path = target[1:] if target.startswith("/") else posixpath.join(here, target)
+            name = posixpath.normpath(path)
+            for suffix in SOURCE_SUFFIXES:
+                name = name.removesuffix(suffix)
+            return name if name in self.titles else None
+
+        def role(m: re.Match) -> str:
+            kind, body = m[1], m[2]
+            explicit = re.fullmatch(r"(.*?)\s*<([^<>]+)>", body, re.S)
+            title, target = (explicit[1], explicit[2]) if explicit else (None, body.strip())
+            if kind == "doc":
+                left = target_doc(target)
+                return (title or self.titles[left]) if left else m[0]
+            if target in self.labels:
+                return title or self.labels[target]
+            return m[0]
+
+        def link(m: re.Match) -> str:
+            return m[1] if target_doc(m[2]) else m[0]
+
+        return _MD_LINK.sub(link, _ROLE.sub(role, text))
+
+
+def _copy_includes(root: Path, out: Path, src: Path, text: str) -> None:
+    """Copy what a kept page includes into ``out`` (solutions stripped), refusing outside files."""
+    for match in _INCLUDE.finditer(text):
+        target = match[2]
+        path = (root / target[1:]) if target.startswith("/") else (src.parent / target)
+        path = path.resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise ValueError(
+                f"{{include}} {target} is not a file inside the book at {root}; move it "
+                "into the book or wrap the include in % instructor-only:start/end."
+            )
+        dest = out / path.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(strip_solutions(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _publishing(publish: str | None, branch: str) -> dict:
+    """The config entries that point the student book at the publishing location."""
+    if publish is None:
+        return {}
+    if not publish.strip():
+        raise ValueError("publish is empty: give a GitHub repository (owner/name) or a URL.")
+    repo = github_repository(publish)
+    if repo:
+        return {"repository": {"url": repo, "path_to_book": "", "branch": branch}}
+    url = urlparse(publish.strip())
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ValueError(
+            f"publish {publish!r} is neither a GitHub repository (owner/name) nor an "
+            "http(s) URL; for example --publish-url my-course/cnn-notebooks."
+        )
+    return {"url": publish.strip()}
 
 
 def find_book_root(book_dir: str | Path) -> Path:
@@ -199,6 +492,8 @@ def _write_toc(toc: dict, keep: set[str], target: Path) -> None:
             return None
         if "file" not in node and not any(k in node for k in ("parts", "chapters", "sections")):
             return None  # a part whose chapters were all left out
+        if "instructor" in str(node.get("caption", "")).lower():
+            node["caption"] = "Reference"  # the instructors' pages are not in this edition
         return node
 
     pruned = {k: v for k, v in toc.items() if k not in ("parts", "chapters", "sections")}
@@ -213,8 +508,12 @@ def _write_toc(toc: dict, keep: set[str], target: Path) -> None:
     )
 
 
-def _write_config(root: Path, out: Path, written: list[Path]) -> None:
-    """The book's ``_config.yml`` with solutions hidden and the student notebooks included."""
+def _write_config(root: Path, out: Path, written: list[Path], *, site: dict, quick: bool) -> None:
+    """The book's ``_config.yml`` with solutions hidden and the student notebooks included.
+
+    Its buttons lead to the publishing location ``site`` only: the repository and Colab
+    buttons to the published repository, or none (and the URL in the footer).
+    """
     import yaml
 
     source = root / "_config.yml"
@@ -229,8 +528,23 @@ def _write_config(root: Path, out: Path, written: list[Path]) -> None:
         for pattern in config.get("exclude_patterns", [])
         if not any(fnmatch.fnmatch(name, pattern) for name in names)
     ]
+    config.pop("repository", None)
+    html = config.setdefault("html", {})
+    html["use_issues_button"] = False
+    html["use_edit_page_button"] = False
+    html["use_repository_button"] = "repository" in site
+    if "repository" in site:
+        config["repository"] = site["repository"]
+    else:
+        config.pop("launch_buttons", None)  # Colab opens notebooks from GitHub only
+    if "url" in site:
+        html["extra_footer"] = f'<p>Notebooks: <a href="{site["url"]}">{site["url"]}</a></p>'
     sphinx = config.setdefault("sphinx", {})
+    extensions = sphinx.setdefault("extra_extensions", [])
+    if __name__ not in extensions:
+        extensions.append(__name__)  # quick mode for the executed notebooks: see setup()
     sphinx.setdefault("config", {})["hide_solutions"] = True
+    sphinx["config"]["cnncourse_quick"] = bool(quick)
     (out / "_config.yml").write_text(
         "# Student edition: the book's configuration with every solution hidden.\n"
         + yaml.safe_dump(config, sort_keys=False),
