@@ -22,7 +22,6 @@ from cnncourse_bench import accuracy, chapters, report, throughput  # noqa: E402
 
 from cnncourse import runtime  # noqa: E402
 from cnncourse.data import DataNotFoundError, load  # noqa: E402
-
 from cnncourse.train.recipes import REFERENCE_RECIPE, SHORT_RECIPE, Recipe  # noqa: E402
 
 
