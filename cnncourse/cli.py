@@ -117,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="cut BOTH the training split (before the validation hold-out) and the test "
-        f"split to this many images, drawn at random with --seed (default: all; "
-        f"{QUICK_LIMIT} in quick mode, CNNCOURSE_QUICK=1)",
+        f"split to this many images, drawn at random with --seed (default: %(default)s, "
+        f"all images; {QUICK_LIMIT} in quick mode, CNNCOURSE_QUICK=1)",
     )
     train.add_argument(
         "--val-fraction",

@@ -202,3 +202,30 @@ def test_keras_fit_refuses_the_same_learning_rates(lr):
     data = load("fashion_mnist", "test").subset(20)
     with pytest.raises(TrainingInputError, match="lr must be a"):
         fit_keras(object(), data, lr=lr)  # refused before the model is even looked at
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int16, np.float32])
+def test_imageset_labels_of_another_type_become_int64(dtype):
+    from cnncourse.data import ImageSet, to_tensors
+
+    images = np.zeros((4, 4, 4, 1), dtype=np.uint8)
+    data = ImageSet(images, np.array([0, 1, 2, 1], dtype=dtype), ("a", "b", "c"))
+    assert data.labels.dtype == np.int64
+    assert to_tensors(data)[1].dtype == torch.int64  # what the loss needs
+    train(data)
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "message"),
+    [
+        (np.zeros((2, 4, 4, 1), np.float32), [0, 1], r"\(images \* 255\).round\(\)"),
+        (np.zeros((2, 4, 4, 1), np.uint8), [0.0, 0.5], "not all whole numbers"),
+        (np.zeros((2, 4, 4, 1), np.uint8), [True, False], "got bool"),
+        (np.zeros((2, 4, 4, 1), np.uint8), ["a", "b"], "integer class indices"),
+    ],
+)
+def test_imageset_refuses_what_cannot_be_images_or_labels(images, labels, message):
+    from cnncourse.data import ImageSet
+
+    with pytest.raises(ValueError, match=message):
+        ImageSet(images, np.array(labels), ("a", "b", "c"))

@@ -27,10 +27,16 @@ class ImageSet:
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.ndim != 4:
+            hint = (
+                " Float images in [0, 1] become uint8 by (images * 255).round().astype(np.uint8)."
+                if np.issubdtype(self.images.dtype, np.floating)
+                else ""
+            )
             raise ValueError(
                 f"images must be uint8 of shape (N, H, W, C); got {self.images.dtype} "
-                f"{self.images.shape}."
+                f"{self.images.shape}.{hint}"
             )
+        object.__setattr__(self, "labels", _class_indices(np.asarray(self.labels)))
         if self.labels.shape != (len(self.images),):
             raise ValueError(
                 f"labels must have shape ({len(self.images)},); got {self.labels.shape}."
@@ -87,6 +93,24 @@ class ImageSet:
         mapping[classes] = np.arange(len(classes))
         names = tuple(self.class_names[c] for c in classes)
         return ImageSet(subset.images, mapping[subset.labels], names, self.name)
+
+
+def _class_indices(labels: np.ndarray) -> np.ndarray:
+    """``labels`` as int64; other integer types and whole-number floats are converted."""
+    if labels.dtype == np.int64:
+        return labels
+    if labels.dtype == np.bool_ or not np.issubdtype(labels.dtype, np.number):
+        raise ValueError(f"labels must be integer class indices, got {labels.dtype}.")
+    if np.issubdtype(labels.dtype, np.floating) and not (
+        np.isfinite(labels).all() and (labels == np.round(labels)).all()
+    ):
+        raise ValueError(
+            f"labels are {labels.dtype} and not all whole numbers; pass class indices 0..K-1 "
+            "(probabilities or one-hot rows need .argmax(axis=1) first)."
+        )
+    if np.issubdtype(labels.dtype, np.complexfloating):
+        raise ValueError(f"labels must be integer class indices, got {labels.dtype}.")
+    return labels.astype(np.int64)
 
 
 def load(
