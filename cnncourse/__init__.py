@@ -27,6 +27,7 @@ SUBMODULES = (
     "deploy",
     "exercises",
     "runtime",
+    "glue",
 )
 
 # chapter-named modules whose names now live in a concept package (cnncourse._compat)

@@ -26,6 +26,7 @@ LAYERS = {
         ["__init__", "_version", "_util", "_files", "_frameworks", "_compat", "_lazy", "ops"], 0
     ),
     "runtime": 0,
+    "glue": 0,
     "data": 1,
     "models": 2,
     "train": 3,
