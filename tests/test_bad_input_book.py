@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jupyter_book.config import yaml_to_sphinx
+
+yaml_to_sphinx = pytest.importorskip("jupyter_book.config").yaml_to_sphinx
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+import pytest
 
-from cnncourse.exercises.grade import grade, is_student_cell, run_notebook
+nbformat = pytest.importorskip("nbformat")
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
+
+from cnncourse.exercises.grade import grade, is_student_cell, run_notebook  # noqa: E402
 
 RIGHT = 'check("why-params-conv", 320)'
 

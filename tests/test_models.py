@@ -282,7 +282,7 @@ def test_old_import_paths_warn_and_still_work(old, name, new):
     import importlib
 
     module = importlib.import_module(old)
-    with pytest.warns(DeprecationWarning, match=f"{name} was renamed to"):
+    with pytest.warns(DeprecationWarning, match=f"{old}.{name} (moved|was renamed) to"):
         value = getattr(module, name)
     if new is not None:
         assert value is new

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
-import jupytext
 import pytest
-from conftest import ROOT, is_notebook_chapter, toc_chapters
+
+jupytext = pytest.importorskip("jupytext")
+from conftest import ROOT, is_notebook_chapter, toc_chapters  # noqa: E402
 
 CHAPTERS = [doc for doc in toc_chapters() if is_notebook_chapter(doc)]
 SHORT_CHAPTER = "book/why_convolutions"  # PyTorch only, the shortest to run
