@@ -30,6 +30,8 @@ from pathlib import Path
 
 import yaml
 
+from cnncourse.exercises.student import is_myst_notebook, toc_files
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "gpu_chapters.csv"
 COLUMNS = ("chapter", "wall_s", "status", "reason", "device")
@@ -45,31 +47,11 @@ class ChapterResult:
     device: str
 
 
-def toc_files(toc: dict) -> list[str]:
-    """Every ``file`` of a ``_toc.yml`` mapping, root first, in reading order."""
-    files = [toc["root"]]
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
-
-
 def notebook_chapters(root: Path) -> list[Path]:
     """The paired ``.ipynb`` of every MyST notebook (a page with a kernelspec) in the TOC."""
     chapters = []
     for doc in toc_files(yaml.safe_load((root / "_toc.yml").read_text())):
-        text = (root / f"{doc}.md").read_text()
-        header = text.split("---", 2)[1] if text.startswith("---") else ""
-        if "kernelspec:" in header:
+        if is_myst_notebook((root / f"{doc}.md").read_text()):
             chapters.append(root / f"{doc}.ipynb")
     return chapters
 

@@ -21,6 +21,7 @@ import yaml
 
 from cnncourse.data import load
 from cnncourse.exercises.registry import GRADING_LOG_ENV
+from cnncourse.exercises.student import is_myst_notebook, toc_files
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -48,27 +49,12 @@ ROC_AUCS = np.array([0.875, 0.8125, 1.0])
 
 def toc_chapters() -> list[str]:
     """Every file named in ``_toc.yml`` (``book/intro``, ``book/why_convolutions``, ...)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
+    return toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
 
 
 def is_notebook_chapter(docname: str) -> bool:
     """Chapters are MyST notebooks (they carry a kernelspec); plain pages are not."""
-    text = (ROOT / f"{docname}.md").read_text()
-    return "kernelspec:" in text.split("---", 2)[1] if text.startswith("---") else False
+    return is_myst_notebook((ROOT / f"{docname}.md").read_text())
 
 
 def needs_keras(item) -> bool:

@@ -44,6 +44,7 @@ __all__ = [
     "setup",
     "solution_blocks",
     "strip_solutions",
+    "is_myst_notebook",
     "toc_files",
 ]
 
@@ -130,7 +131,7 @@ def make_student_edition(
         except ValueError as err:
             raise ValueError(f"{src}: {err}") from err
         _copy_includes(root, out, src, stripped)
-        if src.suffix == ".ipynb" or _is_notebook(text):
+        if src.suffix == ".ipynb" or is_myst_notebook(text):
             target = out / f"{doc}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(_to_notebook(stripped, jupytext), target)
@@ -418,7 +419,7 @@ def toc_files(toc: dict) -> list[str]:
     return [_strip_suffix(f) for f in files]
 
 
-def _is_notebook(text: str) -> bool:
+def is_myst_notebook(text: str) -> bool:
     """MyST notebooks carry a ``kernelspec`` in their front matter; plain pages do not."""
     if not text.startswith("---"):
         return False
