@@ -3,6 +3,7 @@ and the rule that an nbval run must cover every chapter listed in ``_toc.yml``."
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -20,6 +21,7 @@ import torchvision  # noqa: F401  (before TensorFlow: see cnncourse._frameworks)
 import yaml
 
 from cnncourse.data import load
+from cnncourse.data.registry import MNIST, RemoteFile
 from cnncourse.exercises.registry import GRADING_LOG_ENV
 from cnncourse.exercises.student import is_myst_notebook, toc_files
 
@@ -168,6 +170,28 @@ def fake_mnist_files():
     }
     files = {name: gzip.compress(idx_bytes(a), mtime=0) for name, a in arrays.items()}
     return files, arrays
+
+
+@pytest.fixture
+def tiny_test_set(tmp_path, monkeypatch):
+    """``(spec, files, env, cache)``: a 5-image test split registered as ``tiny_set``.
+
+    ``$CNNCOURSE_DATA`` (``env``) comes first in the resolution order, then the cache;
+    neither folder exists yet, so each test lays out the copies it is about.
+    """
+    rng = np.random.default_rng(0)
+    arrays = {
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 5, dtype=np.uint8),
+    }
+    files = {name: gzip.compress(idx_bytes(a), mtime=0) for name, a in arrays.items()}
+    remotes = tuple(RemoteFile(name, md5(blob)) for name, blob in files.items())
+    spec = dataclasses.replace(
+        MNIST, name="tiny_set", mirrors=("http://127.0.0.1:9/",), splits={"test": remotes}
+    )
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNCOURSE_DATA", str(tmp_path / "env"))
+    return spec, files, tmp_path / "env" / "tiny_set", tmp_path / "cache" / "tiny_set"
 
 
 @pytest.fixture

@@ -3,9 +3,6 @@ and a rejected data file is never passed over in silence."""
 
 from __future__ import annotations
 
-import dataclasses
-import gzip
-import hashlib
 import math
 import warnings
 
@@ -15,7 +12,6 @@ import torch
 from torch import nn
 
 from cnncourse.data import DataFileRejectedWarning, load
-from cnncourse.data.registry import MNIST, RemoteFile
 from cnncourse.train import fit
 from cnncourse.train.validate import TrainingInputError
 
@@ -129,30 +125,14 @@ def test_empty_training_data_is_refused():
 # ---- a corrupt file in $CNNCOURSE_DATA --------------------------------------------------
 
 
-def _idx(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.tobytes(), mtime=0)
-
-
 @pytest.fixture
-def two_copies(tmp_path, monkeypatch):
-    """A good copy of a tiny dataset in the cache and a corrupt one in $CNNCOURSE_DATA."""
-    rng = np.random.default_rng(0)
-    files = {
-        "t10k-images-idx3-ubyte.gz": _idx(rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)),
-        "t10k-labels-idx1-ubyte.gz": _idx(rng.integers(0, 10, 5, dtype=np.uint8)),
-    }
-    remotes = tuple(RemoteFile(n, hashlib.md5(b).hexdigest()) for n, b in files.items())
-    spec = dataclasses.replace(
-        MNIST, name="tiny_set", mirrors=("http://127.0.0.1:9/",), splits={"test": remotes}
-    )
-    cache, env = tmp_path / "cache" / "tiny_set", tmp_path / "env" / "tiny_set"
+def two_copies(tiny_test_set):
+    """A good copy of a tiny dataset in the cache; $CNNCOURSE_DATA's copy is each test's."""
+    spec, files, env, cache = tiny_test_set
     cache.mkdir(parents=True)
     env.mkdir(parents=True)
     for name, blob in files.items():
         (cache / name).write_bytes(blob)
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CNNCOURSE_DATA", str(tmp_path / "env"))
     return spec, env, cache
 
 
