@@ -180,3 +180,19 @@ def test_a_quick_mode_value_that_means_nothing_is_a_bad_argument(capsys, monkeyp
         main(["train"])
     assert done.value.code == 2
     assert "CNNCOURSE_QUICK='maybe' is not understood" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int16, torch.uint8])
+def test_evaluate_takes_labels_of_any_integer_type(dtype):
+    torch.manual_seed(0)
+    images, labels = torch.rand(12, 1, 4, 4), torch.arange(12) % 3
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    expected = evaluate(model, (images, labels), device="cpu")
+    assert evaluate(model, (images, labels.to(dtype)), device="cpu") == expected
+
+
+def test_evaluate_refuses_unscaled_float_images():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    images = torch.rand(4, 1, 4, 4) * 255
+    with pytest.raises(TrainingInputError, match="Divide by 255"):
+        evaluate(model, (images, torch.zeros(4, dtype=torch.long)), device="cpu")

@@ -29,7 +29,7 @@ from cnncourse.runtime import is_quick, seed_everything
 from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
 from cnncourse.train.checkpoint import save_checkpoint
 from cnncourse.train.history import History
-from cnncourse.train.validate import check_training_inputs
+from cnncourse.train.validate import check_data, check_training_inputs
 
 SCHEDULERS = ("onecycle", "cosine", "plateau")
 
@@ -127,6 +127,7 @@ def _outputs(model: nn.Module, data, batch_size: int, device):
 
 def evaluate(model: nn.Module, data, *, batch_size: int = 1024, device=None, loss_fn=None) -> dict:
     """Mean ``loss`` and ``accuracy`` of ``model`` on ``data`` (ImageSet, tensor pair or DataLoader)."""
+    data = check_data(data, "evaluate")  # int32 labels become int64, bad images are named
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     total_loss, correct, seen = 0.0, 0, 0
     for logits, labels in _outputs(model, data, batch_size, device):
