@@ -124,7 +124,7 @@ def _variance(answer) -> str | None:
     )
 
 
-@exercise("drop-implement", chapter=CHAPTER, points=2)
+@exercise("drop-implement", name="my_dropout", chapter=CHAPTER, points=2)
 def _implement(answer) -> str | None:
     import numpy as np
 

@@ -17,7 +17,7 @@ from cnncourse.exercises.answers import (
     compare_int,
     compare_shape,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "pooling"
 
@@ -112,7 +112,7 @@ def _relu_max_commute(answer) -> str | None:
     )
 
 
-@exercise("pool-receptive-field-function", chapter=CHAPTER, points=2)
+@exercise("pool-receptive-field-function", name="receptive_field", chapter=CHAPTER, points=2)
 def _receptive_field_function(answer) -> str | None:
     func = as_callable(answer, "the function receptive_field")
     results = []
@@ -136,4 +136,19 @@ def _receptive_field_function(answer) -> str | None:
                     "between units; later kernels add (k - 1) times that step."
                 )
             return f"receptive_field({list(case)}) returned {got}: {compare_int(got, expected)}"
+    return None
+
+
+@grading("pool-receptive-field-function")
+def _receptive_field_graded(answer) -> str | None:
+    """Stacks drawn at grading time: a function that only knows the chapter's cases fails."""
+    import random
+
+    rng = random.Random()
+    func = as_callable(answer, "the function receptive_field")
+    for _ in range(12):
+        case = [(rng.randint(1, 7), rng.randint(1, 3)) for _ in range(rng.randint(1, 6))]
+        got = as_int(func([tuple(layer) for layer in case]), "an int")
+        if got != receptive_field(case):
+            return f"wrong on {case}"
     return None

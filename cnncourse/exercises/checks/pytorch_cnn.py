@@ -150,7 +150,7 @@ def _evaluation_problem():
     return model, images, labels
 
 
-@exercise("torch-evaluate", chapter=CHAPTER, points=1)
+@exercise("torch-evaluate", name="accuracy_of", chapter=CHAPTER, points=1)
 def _evaluate(answer) -> str | None:
     import torch
 

@@ -73,7 +73,7 @@ def _probe_model():
     return with_new_head(pretrained, NEW_CLASSES, dropout=0.2, freeze_base=False)
 
 
-@exercise("transfer-param-groups", chapter=CHAPTER, points=2)
+@exercise("transfer-param-groups", name="param_groups", chapter=CHAPTER, points=2)
 def _param_groups(answer) -> str | None:
     import torch
 
