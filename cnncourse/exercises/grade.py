@@ -405,7 +405,7 @@ def grade(
         rows.append(row)
     table = pd.DataFrame(rows, columns=[STUDENT, *ids, TOTAL, STATUS])
     for column in [*ids, TOTAL]:  # 1 rather than 1.0 when every score is whole
-        if table[column].map(float.is_integer).all():
+        if table[column].map(lambda v: float(v).is_integer()).all():
             table[column] = table[column].astype("int64")
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
