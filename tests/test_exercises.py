@@ -329,3 +329,35 @@ def test_book_exercises_have_registered_checks_and_passing_solutions(path):
                 raise
             pytest.skip(f"{path.stem}: a solution needs Keras (pip install cnncourse[keras])")
         assert all(v.passed for v in verdicts), [str(v) for v in verdicts if not v.passed]
+        for exercise_id in set(CHECK_CALL.findall(code)):  # the grader's own check passes too
+            ex = get_exercise(exercise_id)
+            assert ex.name in namespace, f"the solution of {exercise_id} defines no {ex.name}"
+            record = registry.evaluate(ex, lambda ex=ex, ns=namespace: ns[ex.name])
+            assert record["status"] == "pass", record
+
+
+def test_grading_checks_fail_a_stub_and_a_wrong_function():
+    for exercise_id in ("pool-receptive-field-function", "conv-strided-loop"):
+        ex = get_exercise(exercise_id)
+        assert registry.evaluate(ex, lambda: None)["status"] == "not attempted"
+        assert registry.evaluate(ex, lambda: 16)["status"] == "fail"  # a literal is no function
+    wrong = registry.evaluate(
+        get_exercise("pool-receptive-field-function"),
+        lambda: lambda layers: 1 + sum(k - 1 for k, _ in layers),  # ignores the jump
+    )
+    assert wrong["status"] == "fail" and wrong["points"] == 0
+
+
+def test_every_exercise_name_is_left_for_the_student_to_define():
+    """A name the chapter binds before its exercises would score without the student."""
+    for path in book_chapters():
+        before = path.read_text().split("## Exercises")[0]
+        for ex in all_exercises(path.stem):
+            bound = re.compile(rf"^\s*(def {ex.name}\b|class {ex.name}\b|{ex.name}\s*=)", re.M)
+            assert not bound.search(before), f"{path.name} defines {ex.name} before its exercises"
+
+
+def test_grading_gives_no_direction_hints(monkeypatch):
+    record = registry.evaluate(get_exercise("why-params-dense"), lambda: 3)
+    assert record["status"] == "fail"
+    assert "too small" not in record["message"] and "too large" not in record["message"]

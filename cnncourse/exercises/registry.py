@@ -218,8 +218,6 @@ def evaluate(ex: Exercise, load: Callable[[], Any]) -> dict:
     """
     from cnncourse.exercises import answers
 
-    answers.DIRECTION_HINTS = False
-
     def run(_: Any) -> str | bool | None:
         value = load()
         if value is None or value is Ellipsis:
@@ -228,7 +226,11 @@ def evaluate(ex: Exercise, load: Callable[[], Any]) -> dict:
             return "the answer is far larger than any answer of the course."
         return ex.grading_check(value)
 
-    status, message = _judge(replace(ex, checker=run), _GRADED)
+    hints, answers.DIRECTION_HINTS = answers.DIRECTION_HINTS, False
+    try:
+        status, message = _judge(replace(ex, checker=run), _GRADED)
+    finally:
+        answers.DIRECTION_HINTS = hints
     return {
         "id": ex.id,
         "status": status,
