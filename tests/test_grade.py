@@ -18,7 +18,7 @@ pytest.importorskip("nbclient")
 pytest.importorskip("cloudpickle")
 new_code_cell, new_notebook = nbformat.v4.new_code_cell, nbformat.v4.new_notebook
 
-TIMEOUT = 20  # seconds per notebook: kernel start + a few checks fit easily
+TIMEOUT = 120  # seconds per notebook: generous, the machine may be shared
 RF = "pool-receptive-field-function"
 RF_SOLUTION = (
     "def receptive_field(layers):\n"
@@ -45,8 +45,18 @@ HONEST = (
     "pool_output_shape = (32, 64, 7, 7)",
     "pool_collapse_kernel = 7",
     "pool_receptive_field = 16",
-    "pool_relu_max_commute = True",
+    "def max_pool_relu(z, k):\n    n, c, h, w = z.shape\n    z = z[:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k)\n    return z.max(axis=(3, 5)).clip(min=0)",
     RF_SOLUTION,
+    # a trained model, pickled from the kernel and measured by the grader on fresh images
+    "import torch\nfrom torch import nn\nfrom cnncourse import data\n"
+    "x, y = data.to_tensors(data.load('fashion_mnist', 'train').subset(5000, seed=3))\n"
+    "torch.manual_seed(0)\n"
+    "avg_model = nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(196, 10))\n"
+    "opt = torch.optim.Adam(avg_model.parameters(), lr=0.05)\n"
+    "for _ in range(60):\n"
+    "    opt.zero_grad()\n"
+    "    nn.functional.cross_entropy(avg_model(x.float() / 255), y).backward()\n"
+    "    opt.step()",
 )
 
 
@@ -109,10 +119,12 @@ def test_attacks_score_zero_and_an_honest_notebook_full_marks(attacks, tmp_path)
         attacks, tmp_path / "g.csv", timeout=TIMEOUT, chapter_timeout=TIMEOUT, progress=seen.append
     ).set_index("student")
     exercises = [c for c in table.columns if c not in ("total", "status")]
-    assert len(exercises) == 9  # every exercise of both chapters named by any notebook
+    assert len(exercises) == 10  # every exercise of both chapters named by any notebook
     assert (table["status"] == "ok").all(), table["status"].to_dict()
     honest = {r.path.stem: r for r in seen}["honest"]
-    assert table.loc["honest", "total"] == 10, [v for v in honest.verdicts if v["points"] == 0]
+    assert table.loc["honest", "total"] == 4 + 1 + 1 + 1 + 2 + 2 + 3, [
+        v for v in honest.verdicts if v["points"] == 0
+    ]
     assert table.loc["honest", exercises].gt(0).all()
     for attacker in ("looper", "forger", "replacer", "literal"):
         assert table.loc[attacker, "total"] == 0, (attacker, table.loc[attacker].to_dict())
