@@ -248,7 +248,7 @@ def test_check_notebook_prints_verdicts_and_strict_mode(tmp_path, capsys):
     solved = notebook(
         tmp_path / "solved.ipynb",
         'why_params_conv = None\ncheck("why-params-conv", why_params_conv)',  # the stub first
-        "why_params_conv = 320\nwhy_params_dense = 100480\nwhy_shuffle_pixels = False\n"
+        "why_params_conv = 320\nwhy_params_dense = 100480\nunshuffle_weight = lambda w, p: w[:, p]\n"
         "why_flatten_size = 784",  # then the answers: the grader reads the names at the end
     )
     stub = notebook(

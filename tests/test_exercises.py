@@ -78,11 +78,17 @@ def test_shuffle_pixels_answer_is_what_a_permuted_mlp_shows():
     with torch.no_grad():
         twin[1].weight.copy_(mlp[1].weight[:, perm])
     torch.testing.assert_close(twin(shuffled), mlp(images))
-    changes_accuracy = False  # the same function is reachable, so the same accuracy
-    assert check("why-shuffle-pixels", changes_accuracy).passed
-    assert check("why-shuffle-pixels", np.bool_(False)).passed
-    wrong = check("why-shuffle-pixels", True)
-    assert wrong.status == "fail" and "False" not in wrong.message
+    # The same construction, as the exercise's function: the grader tries other sizes.
+    def unshuffle_weight(weight, perm):
+        return weight[:, perm]
+
+    assert check("why-shuffle-pixels", unshuffle_weight).passed
+    graded = registry.evaluate(get_exercise("why-shuffle-pixels"), lambda: unshuffle_weight)
+    assert graded["status"] == "pass"
+    inverse = check("why-shuffle-pixels", lambda w, p: w[:, np.argsort(p)])
+    assert inverse.status == "fail" and "other way round" in inverse.message
+    assert check("why-shuffle-pixels", lambda w, p: w).status == "fail"
+    assert check("why-shuffle-pixels", False).status == "fail"  # the old yes/no answer
 
 
 def test_flatten_size_matches_a_forward_pass_of_the_tiny_model():
@@ -213,7 +219,7 @@ def test_grading_log_gets_one_json_line_per_check(tmp_path, monkeypatch):
     monkeypatch.setenv(registry.GRADING_LOG_ENV, str(log))
     check("why-params-dense", 100480)
     check("why-params-conv", None)
-    check("why-shuffle-pixels", True)
+    check("why-shuffle-pixels", lambda w, p: w)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records == [
         {"id": "why-params-dense", "status": "pass", "points": 1.0, "max_points": 1.0},
