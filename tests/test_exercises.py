@@ -78,6 +78,7 @@ def test_shuffle_pixels_answer_is_what_a_permuted_mlp_shows():
     with torch.no_grad():
         twin[1].weight.copy_(mlp[1].weight[:, perm])
     torch.testing.assert_close(twin(shuffled), mlp(images))
+
     # The same construction, as the exercise's function: the grader tries other sizes.
     def unshuffle_weight(weight, perm):
         return weight[:, perm]
