@@ -193,6 +193,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     grade.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="notebooks graded side by side (default: one per core)",
+    )
+    grade.add_argument(
+        "--chapter",
+        action="append",
+        default=None,
+        help="grade every exercise of this chapter, e.g. pooling (repeatable; default: the "
+        "chapters the notebooks' check calls name)",
+    )
+    grade.add_argument(
+        "--support",
+        action="append",
+        type=Path,
+        default=[],
+        help="a file copied next to each notebook in its working folder (repeatable)",
+    )
+    grade.add_argument(
         "--export",
         action="append",
         default=[],
@@ -538,6 +558,8 @@ def _student_edition(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from tqdm.auto import tqdm
+
     from cnncourse.exercises.grade import grade
 
     if args.roster is not None and not args.roster.is_file():
@@ -545,7 +567,9 @@ def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     def report(result) -> None:
         earned = sum(result.points.values())
-        print(f"{result.path.stem}: {result.status} ({earned:g} points, {result.seconds:.1f} s)")
+        tqdm.write(
+            f"{result.path.stem}: {result.status} ({earned:g} points, {result.seconds:.1f} s)"
+        )
 
     try:
         table = grade(
@@ -555,6 +579,10 @@ def _grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             chapter_timeout=args.chapter_timeout,
             kernel_name=args.kernel,
             progress=report,
+            chapters=args.chapter,
+            support=args.support,
+            jobs=args.jobs,
+            bar=None,
         )
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))

@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnncourse.exercises import check, registry
+from cnncourse.exercises import check, get_exercise, registry
 from cnncourse.exercises.checks import dropout as drop_checks
+from cnncourse.exercises.registry import evaluate
 
 IDS = (
     "drop-scale",
@@ -131,3 +132,20 @@ def test_implement_mistakes_and_stubs():
     assert "KeyError" in check("drop-implement", crashes).message
     assert "array" in check("drop-implement", lambda x, p, t, r: 1.0).message
     assert check("drop-implement", "my_dropout").status == "fail"
+
+
+def test_implement_grading_draws_its_own_rate_and_values():
+    ex = get_exercise("drop-implement")
+    assert evaluate(ex, lambda: dropout_solution)["status"] == "pass"
+
+    def fixed_rate(x, p, training, rng):  # right for the chapter's p = 0.3 only
+        return x * (rng.random(x.shape) >= 0.3) / 0.7 if training else x
+
+    assert check("drop-implement", fixed_rate).passed
+    assert evaluate(ex, lambda: fixed_rate)["points"] == 0
+
+    def constant_fill(x, p, training, rng):  # right for the check's all-2.0 input only
+        return np.where(rng.random(x.shape) >= p, 2.0 / (1 - p), 0.0) if training else x
+
+    assert check("drop-implement", constant_fill).passed
+    assert evaluate(ex, lambda: constant_fill)["status"] == "fail"

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnncourse import ops
-from cnncourse.exercises import check, registry
+from cnncourse.exercises import check, get_exercise, registry
 from cnncourse.exercises.checks import pooling as pool_checks
+from cnncourse.exercises.registry import evaluate
 
 IDS = (
     "pool-output-shape",
@@ -19,6 +19,7 @@ IDS = (
     "pool-receptive-field",
     "pool-relu-max-commute",
     "pool-receptive-field-function",
+    "pool-train-avg",
 )
 
 
@@ -97,14 +98,47 @@ def test_receptive_field_of_two_vgg_blocks_matches_autograd():
     assert check("pool-receptive-field", oracle + 3).status == "fail"
 
 
-def test_relu_max_commute_is_true_as_numpy_shows():
-    z = np.random.default_rng(0).normal(size=(3, 2, 8, 8))
-    oracle = bool(np.array_equal(ops.max_pool2d(ops.relu(z), 2), ops.relu(ops.max_pool2d(z, 2))))
-    assert oracle is True
-    assert check("pool-relu-max-commute", oracle).passed
-    wrong = check("pool-relu-max-commute", False)
-    assert wrong.status == "fail" and "ops.max_pool2d" in wrong.message
-    assert check("pool-relu-max-commute", "True").status == "fail"  # a string is not a bool
+def _max_pool_relu(z, k):
+    """Oracle: torch's max pooling, then ReLU (the order the exercise asks for)."""
+    return torch.relu(F.max_pool2d(torch.as_tensor(z), k)).numpy()
+
+
+def test_max_pool_relu_build_exercise_passes_the_torch_oracle_and_fails_mistakes():
+    assert check("pool-relu-max-commute", _max_pool_relu).passed
+    graded = evaluate(get_exercise("pool-relu-max-commute"), lambda: _max_pool_relu)
+    assert graded["status"] == "pass" and graded["points"] == 2
+    no_relu = check(
+        "pool-relu-max-commute", lambda z, k: F.max_pool2d(torch.as_tensor(z), k).numpy()
+    )
+    assert no_relu.status == "fail" and "ReLU" in no_relu.message
+    ceil = check(
+        "pool-relu-max-commute",
+        lambda z, k: torch.relu(F.max_pool2d(torch.as_tensor(z), k, ceil_mode=True)).numpy(),
+    )
+    assert ceil.status == "fail" and "dropped" in ceil.message
+    assert check("pool-relu-max-commute", lambda z, k: None).status == "not attempted"
+    assert check("pool-relu-max-commute", True).status == "fail"  # the old yes/no answer
+
+
+def test_max_pool_relu_fitted_to_the_feedback_cases_fails_the_grader():
+    rng = np.random.default_rng(4)
+    seen = {}
+    for shape, k in pool_checks.POOL_RELU_CASES:
+        z = rng.normal(size=shape)
+        seen[shape] = _max_pool_relu(z, k)
+    lookup = lambda z, k: seen[z.shape]  # noqa: E731 - right on exactly the cases check() tries
+    assert check("pool-relu-max-commute", lookup).passed
+    graded = evaluate(get_exercise("pool-relu-max-commute"), lambda: lookup)
+    assert graded["status"] == "fail" and graded["points"] == 0
+
+
+def test_train_avg_wants_average_pooling_in_a_module():
+    tiny_max = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+    verdict = check("pool-train-avg", tiny_max)
+    assert verdict.status == "fail" and "AvgPool2d" in verdict.message
+    both = nn.Sequential(nn.AvgPool2d(2), nn.MaxPool2d(2))
+    assert "max pooling" in check("pool-train-avg", both).message
+    assert check("pool-train-avg", 0.9).status == "fail"
 
 
 def test_receptive_field_function_solution_passes_and_mistakes_get_hints():

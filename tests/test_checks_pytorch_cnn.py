@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cnncourse.exercises import check, get_exercise
+from cnncourse.exercises.registry import evaluate
 
 IDS = ["torch-conv-shape", "torch-steps-per-epoch", "torch-cross-entropy", "torch-evaluate"]
 
@@ -183,3 +184,35 @@ def test_evaluate_stub_is_not_attempted():
         return None
 
     assert check("torch-evaluate", stub).status == "not attempted"
+
+
+# ---- torch-train-small: a trained model, measured on held-out test images ----------------
+
+
+def _linear_model(steps: int) -> nn.Module:
+    """A softmax regression (7,850 parameters) fitted with full-batch Adam on 5,000 images."""
+    from cnncourse import data
+
+    images, labels = data.to_tensors(data.load("fashion_mnist", "train").subset(5000, seed=3))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    x = images.float() / 255
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), labels).backward()
+        optimizer.step()
+    return model
+
+
+def test_train_small_passes_a_trained_model_on_fresh_samples_and_fails_the_rest():
+    torch.manual_seed(0)
+    trained = _linear_model(60)
+    assert check("torch-train-small", trained).passed
+    graded = evaluate(get_exercise("torch-train-small"), lambda: trained)
+    assert graded["status"] == "pass" and graded["points"] == 3
+    untrained = check("torch-train-small", _linear_model(0))
+    assert untrained.status == "fail" and "held-out" in untrained.message
+    big = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.Linear(64, 10))
+    over = check("torch-train-small", big)
+    assert over.status == "fail" and "budget" in over.message
+    assert check("torch-train-small", 0.9).status == "fail"  # a claimed accuracy is no model

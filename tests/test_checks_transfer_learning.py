@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from cnncourse.exercises import check
+from cnncourse.exercises import check, get_exercise
 from cnncourse.exercises.checks import transfer_learning as tl
+from cnncourse.exercises.registry import evaluate
 from cnncourse.models import build_model, count_parameters
 from cnncourse.train.transfer import with_new_head
 
@@ -30,10 +31,21 @@ def test_batchnorm_frozen_answer_is_what_pytorch_does():
         p.requires_grad_(False)
     before = bn.running_mean.clone()
     bn.train()(torch.randn(4, 3, 5, 5) + 2)
-    stays_the_same = torch.equal(before, bn.running_mean)
-    assert check("transfer-batchnorm-frozen", stays_the_same).passed
-    assert "running mean" in check("transfer-batchnorm-frozen", not stays_the_same).message
-    assert check("transfer-batchnorm-frozen", "no").status == "fail"
+    changed = int((before != bn.running_mean).sum())  # the oracle: every channel moved
+
+    def running_means_changed(channels):
+        return sum(channels)
+
+    assert changed == 3 == running_means_changed([3])
+    assert check("transfer-batchnorm-frozen", running_means_changed).passed
+    graded = evaluate(get_exercise("transfer-batchnorm-frozen"), lambda: running_means_changed)
+    assert graded["status"] == "pass"
+    frozen = check("transfer-batchnorm-frozen", lambda channels: 0)
+    assert "running mean" in frozen.message
+    fitted = lambda channels: 448  # noqa: E731 - right for the check's one base only
+    assert check("transfer-batchnorm-frozen", fitted).passed
+    assert evaluate(get_exercise("transfer-batchnorm-frozen"), lambda: fitted)["points"] == 0
+    assert check("transfer-batchnorm-frozen", False).status == "fail"  # the old yes/no
 
 
 def solution(model, base_lr, head_lr):

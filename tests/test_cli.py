@@ -229,24 +229,35 @@ def notebook(path, *cells):
 def test_grade_command_writes_the_csv(tmp_path, capsys):
     subs = tmp_path / "subs"
     subs.mkdir()
-    notebook(subs / "ann.ipynb", 'check("why-params-conv", 320)')
+    notebook(
+        subs / "ann.ipynb", 'why_params_conv = 320\ncheck("why-params-conv", why_params_conv)'
+    )
+    notebook(subs / "ben.ipynb", 'check("why-params-conv", 320)')  # check() alone earns nothing
     out = tmp_path / "grades.csv"
-    assert main(["grade", str(subs), "--out", str(out), "--timeout", "60"]) == 0
-    assert out.read_text().splitlines() == ["student,why-params-conv,total,status", "ann,1,1,ok"]
+    args = ["grade", str(subs), "--out", str(out), "--timeout", "60", "--jobs", "2"]
+    assert main([*args, "--chapter", "why_convolutions"]) == 0
+    assert out.read_text().splitlines() == [
+        "student,why-flatten-size,why-params-conv,why-params-dense,why-shuffle-pixels,total,status",
+        "ann,0,1,0,0,1,ok",
+        "ben,0,0,0,0,0,ok",
+    ]
     assert "ann: ok (1 points" in capsys.readouterr().out
 
 
 def test_check_notebook_prints_verdicts_and_strict_mode(tmp_path, capsys):
     solved = notebook(
         tmp_path / "solved.ipynb",
-        'check("why-params-conv", None)',  # the stub first, then the solution: the last counts
-        'check("why-params-conv", 320)',
+        'why_params_conv = None\ncheck("why-params-conv", why_params_conv)',  # the stub first
+        "why_params_conv = 320\nwhy_params_dense = 100480\nunshuffle_weight = lambda w, p: w[:, p]\n"
+        "why_flatten_size = 784",  # then the answers: the grader reads the names at the end
     )
-    stub = notebook(tmp_path / "stub.ipynb", 'check("why-params-conv", None)')
+    stub = notebook(
+        tmp_path / "stub.ipynb", 'why_params_conv = None\ncheck("why-params-conv", None)'
+    )
     broken = notebook(tmp_path / "broken.ipynb", "raise RuntimeError('boom')")
     assert main(["check-notebook", str(solved), "--strict"]) == 0
     out = capsys.readouterr().out
-    assert "why-params-conv" in out and "pass" in out and "ok; 1/1 points" in out
+    assert "why-params-conv" in out and "pass" in out and "ok; 4/4 points" in out
     assert main(["check-notebook", str(stub)]) == 0
     assert main(["check-notebook", str(stub), "--strict"]) == 1
     assert "not attempted" in capsys.readouterr().out

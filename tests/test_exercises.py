@@ -78,11 +78,18 @@ def test_shuffle_pixels_answer_is_what_a_permuted_mlp_shows():
     with torch.no_grad():
         twin[1].weight.copy_(mlp[1].weight[:, perm])
     torch.testing.assert_close(twin(shuffled), mlp(images))
-    changes_accuracy = False  # the same function is reachable, so the same accuracy
-    assert check("why-shuffle-pixels", changes_accuracy).passed
-    assert check("why-shuffle-pixels", np.bool_(False)).passed
-    wrong = check("why-shuffle-pixels", True)
-    assert wrong.status == "fail" and "False" not in wrong.message
+
+    # The same construction, as the exercise's function: the grader tries other sizes.
+    def unshuffle_weight(weight, perm):
+        return weight[:, perm]
+
+    assert check("why-shuffle-pixels", unshuffle_weight).passed
+    graded = registry.evaluate(get_exercise("why-shuffle-pixels"), lambda: unshuffle_weight)
+    assert graded["status"] == "pass"
+    inverse = check("why-shuffle-pixels", lambda w, p: w[:, np.argsort(p)])
+    assert inverse.status == "fail" and "other way round" in inverse.message
+    assert check("why-shuffle-pixels", lambda w, p: w).status == "fail"
+    assert check("why-shuffle-pixels", False).status == "fail"  # the old yes/no answer
 
 
 def test_flatten_size_matches_a_forward_pass_of_the_tiny_model():
@@ -185,7 +192,9 @@ def test_every_checks_module_loads_and_registers_its_chapter():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         registry.load_checks()
-    modules = [m.name for m in pkgutil.iter_modules(checks_package.__path__)]
+    modules = [
+        m.name for m in pkgutil.iter_modules(checks_package.__path__) if not m.name.startswith("_")
+    ]
     assert "why_convolutions" in modules
     for name in modules:
         found = all_exercises(chapter=name)
@@ -211,7 +220,7 @@ def test_grading_log_gets_one_json_line_per_check(tmp_path, monkeypatch):
     monkeypatch.setenv(registry.GRADING_LOG_ENV, str(log))
     check("why-params-dense", 100480)
     check("why-params-conv", None)
-    check("why-shuffle-pixels", True)
+    check("why-shuffle-pixels", lambda w, p: w)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records == [
         {"id": "why-params-dense", "status": "pass", "points": 1.0, "max_points": 1.0},
@@ -329,3 +338,35 @@ def test_book_exercises_have_registered_checks_and_passing_solutions(path):
                 raise
             pytest.skip(f"{path.stem}: a solution needs Keras (pip install cnncourse[keras])")
         assert all(v.passed for v in verdicts), [str(v) for v in verdicts if not v.passed]
+        for exercise_id in set(CHECK_CALL.findall(code)):  # the grader's own check passes too
+            ex = get_exercise(exercise_id)
+            assert ex.name in namespace, f"the solution of {exercise_id} defines no {ex.name}"
+            record = registry.evaluate(ex, lambda ex=ex, ns=namespace: ns[ex.name])
+            assert record["status"] == "pass", record
+
+
+def test_grading_checks_fail_a_stub_and_a_wrong_function():
+    for exercise_id in ("pool-receptive-field-function", "conv-strided-loop"):
+        ex = get_exercise(exercise_id)
+        assert registry.evaluate(ex, lambda: None)["status"] == "not attempted"
+        assert registry.evaluate(ex, lambda: 16)["status"] == "fail"  # a literal is no function
+    wrong = registry.evaluate(
+        get_exercise("pool-receptive-field-function"),
+        lambda: lambda layers: 1 + sum(k - 1 for k, _ in layers),  # ignores the jump
+    )
+    assert wrong["status"] == "fail" and wrong["points"] == 0
+
+
+def test_every_exercise_name_is_left_for_the_student_to_define():
+    """A name the chapter binds before its exercises would score without the student."""
+    for path in book_chapters():
+        before = path.read_text().split("## Exercises")[0]
+        for ex in all_exercises(path.stem):
+            bound = re.compile(rf"^\s*(def {ex.name}\b|class {ex.name}\b|{ex.name}\s*=)", re.M)
+            assert not bound.search(before), f"{path.name} defines {ex.name} before its exercises"
+
+
+def test_grading_gives_no_direction_hints(monkeypatch):
+    record = registry.evaluate(get_exercise("why-params-dense"), lambda: 3)
+    assert record["status"] == "fail"
+    assert "too small" not in record["message"] and "too large" not in record["message"]

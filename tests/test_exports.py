@@ -149,7 +149,9 @@ def test_grade_command_writes_the_exports_beside_the_table(tmp_path, capsys):
     nb = new_notebook(
         cells=[
             new_code_cell("from cnncourse.exercises import check"),
-            new_code_cell('check("pool-output-shape", (32, 64, 7, 7))'),
+            new_code_cell(
+                'pool_output_shape = (32, 64, 7, 7)\ncheck("pool-output-shape", pool_output_shape)'
+            ),
         ]
     )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}

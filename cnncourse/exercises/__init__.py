@@ -3,7 +3,11 @@
 In a chapter::
 
     from cnncourse.exercises import check
-    check("why-params-dense", answer)      # prints a verdict with a hint, never a traceback
+    why_params_dense = 784 * 128 + 128
+    check("why-params-dense", why_params_dense)   # feedback: a verdict with a hint, never a traceback
+
+Grading reads each exercise's named object (``why_params_dense``) after the notebook has
+run and evaluates it with the grader's own check, in its own process.
 
 For instructors: :func:`make_student_edition` (``cnncourse student-edition OUT/``) and
 :func:`cnncourse.exercises.grade.grade` (``cnncourse grade SUBMISSIONS/ --out

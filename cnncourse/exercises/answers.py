@@ -18,6 +18,7 @@ import reprlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+DIRECTION_HINTS = True  # "too small"/"too large": feedback only, never while grading
 MAX_DIMS = 16  # a shape longer than this is not an answer: an endless generator, an array
 _REPR = reprlib.Repr()  # reprs that stop after a few items: bounded work on any container
 _REPR.maxstring = _REPR.maxother = 40
@@ -152,6 +153,8 @@ def compare_int(
         return None
     if known_mistakes and got in known_mistakes:
         return known_mistakes[got]
+    if not DIRECTION_HINTS:
+        return f"{got} is not the answer."
     direction = "too small" if got < expected else "too large"
     return f"{got} is {direction}."
 
@@ -176,6 +179,8 @@ def compare_float(
             return hint
     if math.isnan(got):
         return "your answer is NaN: check for a division by zero or an empty input."
+    if not DIRECTION_HINTS:
+        return f"{got:g} is not the answer."
     direction = "too small" if got < expected else "too large"
     return f"{got:g} is {direction}."
 

@@ -8,7 +8,12 @@ Each chapter registers its checkers in ``cnncourse/exercises/checks/<chapter>.py
         return compare_int(got, 784 * 128 + 128)           # None = pass, str = hint
 
 A checker returns ``None`` (or ``True``) for a correct answer and a hint string (or
-``False``) for a wrong one. Every module in ``checks/`` is imported on first use, so a
+``False``) for a wrong one. Each exercise also names what its stub defines (``name``: a
+variable or a function, by default the id with underscores, ``why_params_dense``) and may
+register a separate grading check with :func:`grading`: the grader evaluates that name
+itself after the notebook has run (:mod:`cnncourse.exercises.evaluate`), so the
+student's own ``check`` calls are feedback only. A grading check tries a function on
+inputs of its own choosing (another size, another seed), so a hard-coded literal fails. Every module in ``checks/`` is imported on first use, so a
 new chapter only adds a file. Checker modules must import nothing heavy at module
 level (no torch/TF): import inside the checker.
 
@@ -19,7 +24,8 @@ Every check has a budget: an answer larger than :data:`ANSWER_BYTES` is refused
 unread, and a checker still running after its ``seconds`` (default
 :data:`CHECK_SECONDS`, enforced in the main thread on POSIX, where kernels run cells)
 is stopped with a fail that says so. When ``$CNNCOURSE_GRADING_LOG`` names a file, each verdict is
-appended to it as a JSON line ``{"id", "status", "points", "max_points"}`` (grading).
+appended to it as a JSON line ``{"id", "status", "points", "max_points"}``: a record for the
+student's own tools; grading never reads it.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cnncourse.exercises.answers import NotAttempted, WrongType, describe
@@ -46,6 +52,7 @@ from cnncourse.exercises.answers import NotAttempted, WrongType, describe
 GRADING_LOG_ENV = "CNNCOURSE_GRADING_LOG"
 PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
 _ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SYMBOL = {PASS: "\u2705", FAIL: "\u274c", NOT_ATTEMPTED: "\u23f3"}
 _COLOR = {PASS: "#1a7f37", FAIL: "#cf222e", NOT_ATTEMPTED: "#9a6700"}
 CHECK_SECONDS = 120.0  # default time budget of one check
@@ -56,13 +63,23 @@ Checker = Callable[[Any], "str | bool | None"]
 
 @dataclass(frozen=True)
 class Exercise:
-    """One registered check: its id, chapter, points and checker function."""
+    """One registered exercise: id, chapter, points, feedback checker and grading check.
+
+    ``name`` is what the stub defines (a variable or a function); ``grader`` is the
+    check the grader runs on it (the feedback ``checker`` when none is registered).
+    """
 
     id: str
     chapter: str
     points: float
     checker: Checker = field(repr=False)
     seconds: float = CHECK_SECONDS
+    name: str = ""
+    grader: Checker | None = field(default=None, repr=False)
+
+    @property
+    def grading_check(self) -> Checker:
+        return self.grader if self.grader is not None else self.checker
 
 
 @dataclass(frozen=True)
@@ -122,14 +139,22 @@ _hook_installed = False
 
 
 def exercise(
-    exercise_id: str, *, chapter: str, points: float = 1, seconds: float = CHECK_SECONDS
+    exercise_id: str,
+    *,
+    chapter: str,
+    points: float = 1,
+    seconds: float = CHECK_SECONDS,
+    name: str | None = None,
 ) -> Callable[[Checker], Checker]:
     """Register the decorated function as the checker of ``exercise_id``.
 
     Ids are lowercase words joined by hyphens, starting with the chapter's prefix
     (``why-params-dense``, ``conv-output-size``); each id is registered once.
     ``seconds`` is the time budget of one check (a checker that trains needs more).
+    ``name`` is the Python name the exercise's stub defines and the grader reads
+    (default: the id with underscores, ``conv_output_size``).
     """
+    name = exercise_id.replace("-", "_") if name is None else name
     if not _ID_RE.match(exercise_id):
         raise ValueError(
             f"exercise id {exercise_id!r} is not valid: use lowercase words and digits "
@@ -139,6 +164,8 @@ def exercise(
         raise ValueError(f"points must be positive, got {points} for {exercise_id!r}.")
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds} for {exercise_id!r}.")
+    if not (isinstance(name, str) and _NAME_RE.match(name)):
+        raise ValueError(f"name {name!r} of {exercise_id!r} is not a Python identifier.")
 
     def register(func: Checker) -> Checker:
         previous = _REGISTRY.get(exercise_id)
@@ -152,11 +179,68 @@ def exercise(
                 f"{previous.checker.__module__}; pick another id."
             )
         _REGISTRY[exercise_id] = Exercise(
-            exercise_id, chapter, float(points), func, float(seconds)
+            exercise_id, chapter, float(points), func, float(seconds), name
         )
         return func
 
     return register
+
+
+def grading(exercise_id: str) -> Callable[[Checker], Checker]:
+    """Register the decorated function as the grading check of ``exercise_id``.
+
+    The grader calls it once on the student's named object, in its own process,
+    after the notebook has run. It returns ``None``/``True`` for a pass like a checker;
+    its messages are never shown to the student, so it gives no hints. Use it to try
+    a function on inputs the student never saw (draw them at random) where the
+    feedback checker uses the chapter's fixed case.
+    """
+
+    def register(func: Checker) -> Checker:
+        ex = _REGISTRY.get(exercise_id)
+        if ex is None:
+            raise ValueError(
+                f"grading check for unknown exercise {exercise_id!r}: register it first."
+            )
+        _REGISTRY[exercise_id] = replace(ex, grader=func)
+        return func
+
+    return register
+
+
+def evaluate(ex: Exercise, load: Callable[[], Any]) -> dict:
+    """Grade the answer ``load()`` gives, once, with ``ex``'s grading check.
+
+    Runs in the grader's own process (never the student's kernel); ``load`` (e.g.
+    unpickling the student's object, which may run the student's code) runs inside the
+    exercise's time limit. Numeric hints carry no direction here. Returns a record
+    ``{"id", "status", "points", "max_points", "message"}`` for the grade table.
+    """
+    from cnncourse.exercises import answers
+
+    def run(_: Any) -> str | bool | None:
+        value = load()
+        if value is None or value is Ellipsis:
+            raise NotAttempted("the stub still holds None.")
+        if _answer_bytes(value) > ANSWER_BYTES:
+            return "the answer is far larger than any answer of the course."
+        return ex.grading_check(value)
+
+    hints, answers.DIRECTION_HINTS = answers.DIRECTION_HINTS, False
+    try:
+        status, message = _judge(replace(ex, checker=run), _GRADED)
+    finally:
+        answers.DIRECTION_HINTS = hints
+    return {
+        "id": ex.id,
+        "status": status,
+        "points": ex.points if status == PASS else 0.0,
+        "max_points": ex.points,
+        "message": message,
+    }
+
+
+_GRADED = object()  # the placeholder answer _judge sees while evaluate loads the real one
 
 
 def load_checks() -> None:

@@ -144,7 +144,7 @@ def _two_samples(answer) -> str | None:
     )
 
 
-@exercise("bn-fold", chapter=CHAPTER, points=2)
+@exercise("bn-fold", name="fold", chapter=CHAPTER, points=2)
 def _fold(answer) -> str | None:
     import numpy as np
 

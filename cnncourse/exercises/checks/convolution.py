@@ -15,7 +15,7 @@ from cnncourse.exercises.answers import (
     compare_int,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "convolution"
 
@@ -145,7 +145,7 @@ def _compare_maps(got, expected) -> str | None:
 CASES = [((6, 6), 3, 1), ((7, 7), 3, 2), ((9, 8), 2, 3), ((10, 12), 3, 2)]  # (H, W), k, stride
 
 
-@exercise("conv-strided-loop", chapter=CHAPTER, points=2)
+@exercise("conv-strided-loop", name="correlate_strided", chapter=CHAPTER, points=2)
 def _strided_loop(answer) -> str | None:
     import numpy as np
 
@@ -168,4 +168,21 @@ def _strided_loop(answer) -> str | None:
         hint = _compare_maps(got, expected)
         if hint is not None:
             return f"on {case}: {hint}"
+    return None
+
+
+@grading("conv-strided-loop")
+def _strided_loop_graded(answer) -> str | None:
+    """Sizes, kernels and strides drawn at grading time, never the chapter's cases."""
+    import numpy as np
+
+    func = as_callable(answer, "the function correlate_strided")
+    rng = np.random.default_rng()
+    for _ in range(6):
+        k, stride = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        h, w = (int(v) for v in rng.integers(k, k + 12, size=2))
+        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(k, k))
+        hint = _compare_maps(func(image, kernel, stride), _reference(image, kernel, stride))
+        if hint is not None:
+            return f"wrong on a {h}x{w} image, kernel {k}, stride {stride}"
     return None

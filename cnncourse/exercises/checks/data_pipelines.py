@@ -102,7 +102,7 @@ def _safe_digits(answer) -> str | None:
     )
 
 
-@exercise("data-flip-each", chapter=CHAPTER, points=1)
+@exercise("data-flip-each", name="flip_each", chapter=CHAPTER, points=1)
 def _flip_each(answer) -> str | None:
     import torch
 
@@ -141,7 +141,7 @@ def _flip_each(answer) -> str | None:
     return None
 
 
-@exercise("data-dataset", chapter=CHAPTER, points=1)
+@exercise("data-dataset", name="ImageSetSamples", chapter=CHAPTER, points=1)
 def _dataset(answer) -> str | None:
     import numpy as np
     import torch

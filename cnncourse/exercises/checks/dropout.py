@@ -16,7 +16,7 @@ from cnncourse.exercises.answers import (
     compare_int,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "dropout"
 
@@ -124,7 +124,7 @@ def _variance(answer) -> str | None:
     )
 
 
-@exercise("drop-implement", chapter=CHAPTER, points=2)
+@exercise("drop-implement", name="my_dropout", chapter=CHAPTER, points=2)
 def _implement(answer) -> str | None:
     import numpy as np
 
@@ -158,4 +158,28 @@ def _implement(answer) -> str | None:
         if np.allclose(kept, 2.0):
             return "the kept values must be rescaled so that the expected output equals the input."
         return "the kept values have the wrong scale: the mean output should equal the input."
+    return None
+
+
+@grading("drop-implement")
+def _implement_graded(answer) -> str | None:
+    """A rate, a shape and values drawn at grading time; survivors must be x / (1 - p)."""
+    import numpy as np
+
+    func = as_callable(answer, "a function my_dropout(x, p, training, rng)")
+    rng = np.random.default_rng()
+    for _ in range(3):
+        p = float(rng.uniform(0.1, 0.7))
+        x = rng.uniform(0.5, 3.0, size=(int(rng.integers(150, 300)), int(rng.integers(300, 500))))
+        train_out = np.asarray(
+            func(x.copy(), p, True, np.random.default_rng(int(rng.integers(1e9))))
+        )
+        eval_out = np.asarray(func(x.copy(), p, False, np.random.default_rng(0)))
+        if train_out.shape != x.shape or not np.array_equal(eval_out, x):
+            return "wrong shape, or the input changed with training=False"
+        dropped = train_out == 0
+        if abs(dropped.mean() - p) > 0.015:
+            return f"zeroed {dropped.mean():.3f} of the values at p = {p:.3f}"
+        if not np.allclose(train_out[~dropped], x[~dropped] / (1 - p)):
+            return "kept values are not x / (1 - p)"
     return None

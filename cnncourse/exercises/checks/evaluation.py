@@ -142,7 +142,7 @@ def _confusion_cases():
     return cases
 
 
-@exercise("eval-from-confusion", chapter=CHAPTER, points=2)
+@exercise("eval-from-confusion", name="precision_recall", chapter=CHAPTER, points=2)
 def _from_confusion(answer) -> str | None:
     import numpy as np
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
@@ -250,7 +250,7 @@ def _ap_cases() -> list[tuple[str, list, list, float]]:
     return cases
 
 
-@exercise("eval-average-precision", chapter=CHAPTER, points=3)
+@exercise("eval-average-precision", name="average_precision", chapter=CHAPTER, points=3)
 def _average_precision(answer) -> str | None:
     from cnncourse.metrics import mean_average_precision
 

@@ -123,7 +123,7 @@ def _keras_epsilon_step1(answer) -> str | None:
     )
 
 
-@exercise("kvp-flatten-order", chapter=CHAPTER, points=2)
+@exercise("kvp-flatten-order", name="keras_dense_to_torch", chapter=CHAPTER, points=2)
 def _flatten_order(answer) -> str | None:
     import numpy as np
 

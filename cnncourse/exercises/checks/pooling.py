@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 from cnncourse.exercises.answers import (
     NotAttempted,
-    as_bool,
     as_callable,
     as_int,
     as_shape,
     compare_int,
     compare_shape,
+    describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "pooling"
 
@@ -102,17 +102,85 @@ def _receptive_field(answer) -> str | None:
     return compare_int(got, expected, known_mistakes=mistakes)
 
 
-@exercise("pool-relu-max-commute", chapter=CHAPTER, points=1)
+def _pool_relu_reference(z, k: int):
+    """ReLU after max pooling (window k, stride k): the package's ops, in the textbook order."""
+    import numpy as np
+
+    from cnncourse import ops
+
+    return ops.max_pool2d(ops.relu(np.asarray(z, dtype=float)), k)
+
+
+def _compare_pooled(func, cases) -> str | None:
+    """Call ``func(z, k)`` on each ``(z, k)``; ``None`` when every output matches."""
+    import numpy as np
+
+    outputs = []
+    for z, k in cases:
+        try:
+            got = func(z.copy(), k)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return (
+                f"on an input of shape {z.shape} with k={k} it raised {type(err).__name__}: {err}"
+            )
+        outputs.append(got)
+    if all(got is None or got is Ellipsis for got in outputs):
+        raise NotAttempted("the function returns None: write its body and return the array.")
+    for (z, k), got in zip(cases, outputs, strict=True):
+        expected = _pool_relu_reference(z, k)
+        try:
+            got = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return f"it returned {describe(got)}, not an array."
+        if got.shape != expected.shape:
+            return (
+                f"on shape {z.shape} with k={k} the output has shape {got.shape}: windows of "
+                "k x k with stride k, rows and columns that do not fill a window dropped."
+            )
+        if not np.allclose(got, expected):
+            if np.allclose(got, _pool_relu_reference(z, k) + np.minimum(_max_pool(z, k), 0)):
+                return "negative values remain: is the ReLU there?"
+            return f"on shape {z.shape} with k={k} the shape is right but some values differ."
+    return None
+
+
+def _max_pool(z, k: int):
+    from cnncourse import ops
+
+    return ops.max_pool2d(z, k)
+
+
+# pool-relu-max-commute: the inputs the feedback check tries.
+POOL_RELU_CASES = (((2, 3, 6, 6), 2), ((1, 1, 7, 5), 2), ((1, 2, 9, 9), 3))
+
+
+@exercise("pool-relu-max-commute", name="max_pool_relu", chapter=CHAPTER, points=2)
 def _relu_max_commute(answer) -> str | None:
-    if as_bool(answer) is True:
-        return None
-    return (
-        "try it: compare ops.max_pool2d(ops.relu(z), 2) with ops.relu(ops.max_pool2d(z, 2)) "
-        "on random arrays. Does ReLU ever change which of two numbers is larger?"
-    )
+    import numpy as np
+
+    func = as_callable(answer, "the function max_pool_relu")
+    rng = np.random.default_rng(4)
+    return _compare_pooled(func, [(rng.normal(size=s), k) for s, k in POOL_RELU_CASES])
 
 
-@exercise("pool-receptive-field-function", chapter=CHAPTER, points=2)
+@grading("pool-relu-max-commute")
+def _relu_max_commute_graded(answer) -> str | None:
+    """Shapes and windows drawn at grading time."""
+    import numpy as np
+
+    func = as_callable(answer, "the function max_pool_relu")
+    rng = np.random.default_rng()
+    cases = []
+    for _ in range(6):
+        k = int(rng.integers(2, 4))
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)), *rng.integers(k, 13, size=2))
+        cases.append((rng.normal(size=tuple(int(v) for v in shape)), k))
+    return _compare_pooled(func, cases)
+
+
+@exercise("pool-receptive-field-function", name="receptive_field", chapter=CHAPTER, points=2)
 def _receptive_field_function(answer) -> str | None:
     func = as_callable(answer, "the function receptive_field")
     results = []
@@ -137,3 +205,55 @@ def _receptive_field_function(answer) -> str | None:
                 )
             return f"receptive_field({list(case)}) returned {got}: {compare_int(got, expected)}"
     return None
+
+
+@grading("pool-receptive-field-function")
+def _receptive_field_graded(answer) -> str | None:
+    """Stacks drawn at grading time: a function that only knows the chapter's cases fails."""
+    import random
+
+    rng = random.Random()
+    func = as_callable(answer, "the function receptive_field")
+    for _ in range(12):
+        case = [(rng.randint(1, 7), rng.randint(1, 3)) for _ in range(rng.randint(1, 6))]
+        got = as_int(func([tuple(layer) for layer in case]), "an int")
+        if got != receptive_field(case):
+            return f"wrong on {case}"
+    return None
+
+
+# pool-train-avg: the tiny CNN with average pooling, trained like the chapter's two.
+AVG_MAX_PARAMS, AVG_THRESHOLD = 20_000, 0.65
+
+
+def _avg_pooled(answer) -> str | None:
+    from torch import nn
+
+    from cnncourse.exercises.checks._training import parameter_count
+
+    parameter_count(answer)  # WrongType unless an nn.Module
+    kinds = {type(m) for m in answer.modules()}
+    if nn.AvgPool2d not in kinds:
+        return "the model has no nn.AvgPool2d layer."
+    if kinds & {nn.MaxPool2d, nn.AdaptiveMaxPool2d}:
+        return "the model still has a max pooling layer: replace each one."
+    return None
+
+
+@exercise("pool-train-avg", name="avg_model", chapter=CHAPTER, points=3, seconds=180)
+def _train_avg(answer) -> str | None:
+    from cnncourse.exercises.checks._training import check_trained
+
+    return _avg_pooled(answer) or check_trained(
+        answer, max_params=AVG_MAX_PARAMS, threshold=AVG_THRESHOLD, size=1000, seed=0
+    )
+
+
+@grading("pool-train-avg")
+def _train_avg_graded(answer) -> str | None:
+    """2,000 test images drawn at grading time."""
+    from cnncourse.exercises.checks._training import check_trained
+
+    return _avg_pooled(answer) or check_trained(
+        answer, max_params=AVG_MAX_PARAMS, threshold=AVG_THRESHOLD, size=2000, seed=None
+    )

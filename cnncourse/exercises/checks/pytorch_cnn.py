@@ -20,7 +20,7 @@ from cnncourse.exercises.answers import (
     compare_shape,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "pytorch_cnn"
 
@@ -150,7 +150,7 @@ def _evaluation_problem():
     return model, images, labels
 
 
-@exercise("torch-evaluate", chapter=CHAPTER, points=1)
+@exercise("torch-evaluate", name="accuracy_of", chapter=CHAPTER, points=1)
 def _evaluate(answer) -> str | None:
     import torch
 
@@ -189,3 +189,26 @@ def _evaluate(answer) -> str | None:
     if math.isclose(value, 50.0):
         return "that is a percentage: return the fraction, between 0 and 1."
     return compare_float(value, 0.5, rtol=0, atol=1e-6)
+
+
+# torch-train-small: a model of the student's own design, trained within a budget.
+SMALL_MAX_PARAMS, SMALL_THRESHOLD = 20_000, 0.70
+
+
+@exercise("torch-train-small", name="small_model", chapter=CHAPTER, points=3, seconds=180)
+def _train_small(answer) -> str | None:
+    from cnncourse.exercises.checks._training import check_trained
+
+    return check_trained(
+        answer, max_params=SMALL_MAX_PARAMS, threshold=SMALL_THRESHOLD, size=1000, seed=0
+    )
+
+
+@grading("torch-train-small")
+def _train_small_graded(answer) -> str | None:
+    """2,000 test images drawn at grading time."""
+    from cnncourse.exercises.checks._training import check_trained
+
+    return check_trained(
+        answer, max_params=SMALL_MAX_PARAMS, threshold=SMALL_THRESHOLD, size=2000, seed=None
+    )

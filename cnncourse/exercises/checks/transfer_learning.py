@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from cnncourse.exercises.answers import (
     NotAttempted,
-    as_bool,
     as_callable,
     as_int,
     compare_int,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "transfer_learning"
 
@@ -50,15 +49,46 @@ def _head_params(answer) -> str | None:
     )
 
 
-@exercise("transfer-batchnorm-frozen", chapter=CHAPTER, points=1)
-def _batchnorm_frozen(answer) -> str | None:
-    if as_bool(answer) is not False:
-        return (
-            "requires_grad only concerns parameters, which the optimiser updates. Where "
-            "do a BatchNorm layer's running mean and variance live, and when are they "
-            "updated?"
-        )
+def _running_means_hint(func, bases) -> str | None:
+    results = []
+    for channels in bases:
+        try:
+            results.append((channels, func(list(channels))))
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"running_means_changed({list(channels)}) raised {type(err).__name__}: {err}"
+    if all(got is None or got is Ellipsis for _, got in results):
+        raise NotAttempted("the function returns None: write its body and return a count.")
+    for channels, got in results:
+        got = as_int(got, "a number of running-mean entries")
+        if got == sum(channels):
+            continue
+        if got == 0:
+            return (
+                "requires_grad only concerns parameters, which the optimiser updates. Where "
+                "do a BatchNorm layer's running mean and variance live, and when are they "
+                "updated?"
+            )
+        return f"running_means_changed({list(channels)}) = {got} is not right."
     return None
+
+
+@exercise("transfer-batchnorm-frozen", name="running_means_changed", chapter=CHAPTER, points=1)
+def _batchnorm_frozen(answer) -> str | None:
+    func = as_callable(answer, "the function running_means_changed")
+    return _running_means_hint(func, [(64, 128, 256)])
+
+
+@grading("transfer-batchnorm-frozen")
+def _batchnorm_frozen_graded(answer) -> str | None:
+    """Bases drawn at grading time."""
+    import random
+
+    rng = random.Random()
+    func = as_callable(answer, "the function running_means_changed")
+    bases = [tuple(rng.randint(1, 512) for _ in range(rng.randint(1, 6))) for _ in range(4)]
+    return _running_means_hint(func, bases)
 
 
 def _probe_model():
@@ -73,7 +103,7 @@ def _probe_model():
     return with_new_head(pretrained, NEW_CLASSES, dropout=0.2, freeze_base=False)
 
 
-@exercise("transfer-param-groups", chapter=CHAPTER, points=2)
+@exercise("transfer-param-groups", name="param_groups", chapter=CHAPTER, points=2)
 def _param_groups(answer) -> str | None:
     import torch
 

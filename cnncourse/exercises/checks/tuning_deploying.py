@@ -93,7 +93,7 @@ def cosine_oracle(step: int, total_steps: int, max_lr: float) -> float:
     return optimizer.param_groups[0]["lr"]
 
 
-@exercise("deploy-cosine-lr", chapter=CHAPTER, points=2)
+@exercise("deploy-cosine-lr", name="cosine_lr", chapter=CHAPTER, points=2)
 def _cosine_lr(answer) -> str | None:
     func = as_callable(answer, "a function cosine_lr(step, total_steps, max_lr)")
     results = []

@@ -6,8 +6,8 @@ Expected values are computed from the problem (layer sizes, the model in
 
 from __future__ import annotations
 
-from cnncourse.exercises.answers import as_bool, as_int, compare_int
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.answers import NotAttempted, as_callable, as_int, compare_int
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "why_convolutions"
 
@@ -128,15 +128,57 @@ def _params_conv(answer) -> str | None:
     )
 
 
-@exercise("why-shuffle-pixels", chapter=CHAPTER, points=1)
-def _shuffle_pixels(answer) -> str | None:
-    got = as_bool(answer)
-    if got is not False:
-        return (
-            "an MLP sees its 784 inputs as an unordered list. Ask what the first layer's "
-            "weights could do if every image's pixels were reordered the same way."
-        )
+def _unshuffle_hint(func, sizes, rng) -> str | None:
+    """Call ``func(weight, perm)`` on random cases; ``None`` when outputs match on shuffled inputs."""
+    import numpy as np
+
+    results = []
+    for hidden, pixels in sizes:
+        weight, perm = rng.normal(size=(hidden, pixels)), rng.permutation(pixels)
+        try:
+            got = func(weight.copy(), perm.copy())
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"unshuffle_weight raised {type(err).__name__}: {err}"
+        results.append((weight, perm, got))
+    if all(got is None or got is Ellipsis for *_, got in results):
+        raise NotAttempted("the function returns None: write its body and return the weights.")
+    for weight, perm, got in results:
+        try:
+            got = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return "return a NumPy array shaped like weight."
+        if got.shape != weight.shape:
+            return f"the result has shape {got.shape}; weight has {weight.shape}."
+        images = rng.normal(size=(5, weight.shape[1]))
+        if not np.allclose(images[:, perm] @ got.T, images @ weight.T):
+            if np.allclose(got, weight[:, np.argsort(perm)]):
+                return "close: that permutes the columns the other way round."
+            return (
+                "the outputs on shuffled images differ. Pixel j of a shuffled image is "
+                "pixel perm[j] of the original: which weight column should meet it?"
+            )
     return None
+
+
+@exercise("why-shuffle-pixels", name="unshuffle_weight", chapter=CHAPTER, points=1)
+def _shuffle_pixels(answer) -> str | None:
+    import numpy as np
+
+    func = as_callable(answer, "the function unshuffle_weight")
+    return _unshuffle_hint(func, [(32, 784)], np.random.default_rng(5))
+
+
+@grading("why-shuffle-pixels")
+def _shuffle_pixels_graded(answer) -> str | None:
+    """Sizes and permutations drawn at grading time."""
+    import numpy as np
+
+    func = as_callable(answer, "the function unshuffle_weight")
+    rng = np.random.default_rng()
+    sizes = [(int(rng.integers(3, 40)), int(rng.integers(10, 900))) for _ in range(4)]
+    return _unshuffle_hint(func, sizes, rng)
 
 
 @exercise("why-flatten-size", chapter=CHAPTER, points=1)
