@@ -18,9 +18,21 @@ except ImportError:  # Colab or a PyTorch-only install: no book toolchain
 
 
 def glue(name: str, value: Any, *, display: bool = False) -> Any:
-    """Store ``value`` under ``name`` for the book's ``{glue:text}`` roles; return ``value``."""
+    """Store ``value`` under ``name`` for the book's ``{glue:text}`` roles; return ``value``.
+
+    A NumPy or PyTorch scalar is stored as the Python number it holds: the role reads
+    the stored text back as a literal to apply a format spec such as ``:.1%``, and
+    ``np.float64(0.9)`` is not one.
+    """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"glue names are Python-identifier-like strings, got {name!r}.")
     if _myst_glue is not None:
-        _myst_glue(name, value, display=display)
+        _myst_glue(name, _plain(value), display=display)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A zero-dimensional array or tensor (NumPy scalars too) as its Python number."""
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        return value.item()
     return value
