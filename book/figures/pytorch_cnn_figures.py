@@ -25,8 +25,14 @@ TENSORS = [
     ("flatten", "(N, 784)", 30, 1, "#fdd0a2"),
     ("linear", "(N, 10)", 10, 1, "#fdae6b"),
 ]
-OPS = ["3×3 conv, 8\npadding 1", "2×2 max", "3×3 conv, 16\npadding 1", "2×2 max",
-       "reshape", "784·10 + 10\nweights"]
+OPS = [
+    "3×3 conv, 8\npadding 1",
+    "2×2 max",
+    "3×3 conv, 16\npadding 1",
+    "2×2 max",
+    "reshape",
+    "784·10 + 10\nweights",
+]
 
 
 def whole_cnn(path: Path) -> None:
@@ -43,10 +49,18 @@ def whole_cnn(path: Path) -> None:
         centres.append((x, x + w))
         x += w + step
     for (_, right), (left, _), op in zip(centres[:-1], centres[1:], OPS, strict=True):
-        ax.add_patch(FancyArrowPatch((right + 0.08, 0), (left - 0.08, 0),
-                                     arrowstyle="-|>", mutation_scale=12, color="#555555"))
-        ax.text((right + left) / 2, 0.12, op, ha="center", va="bottom", fontsize=7.5,
-                color="#333333")
+        ax.add_patch(
+            FancyArrowPatch(
+                (right + 0.08, 0),
+                (left - 0.08, 0),
+                arrowstyle="-|>",
+                mutation_scale=12,
+                color="#555555",
+            )
+        )
+        ax.text(
+            (right + left) / 2, 0.12, op, ha="center", va="bottom", fontsize=7.5, color="#333333"
+        )
     ax.set_xlim(-0.3, x - step + 0.3)
     ax.set_ylim(-1.3, 1.2)
     ax.axis("off")
