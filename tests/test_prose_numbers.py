@@ -46,6 +46,8 @@ ENFORCED = (
     "book/dropout",
     "book/keras_cnn",
     "book/keras_vs_pytorch",
+    "book/data_pipelines",
+    "book/pytorch_cnn",
 )
 
 # Phrases quoted exactly from a chapter's prose that match a rule but report no run.
