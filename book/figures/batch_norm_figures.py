@@ -4,16 +4,9 @@ Run with the course's Python from the repository root; writes
 book/figures/batchnorm-train-vs-eval.svg.
 """
 
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-
-plt.rcParams["svg.hashsalt"] = "cnncourse"
-HERE = Path(__file__).parent
+import matplotlib.pyplot as plt
+from _svg import save
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 
 def box(ax, x, y, w, h, text, color):
@@ -80,9 +73,7 @@ def main() -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     panel(axes[0], training=True)
     panel(axes[1], training=False)
-    fig.tight_layout()
-    fig.savefig(HERE / "batchnorm-train-vs-eval.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "batchnorm-train-vs-eval.svg", tight_layout=True)
 
 
 if __name__ == "__main__":

@@ -5,15 +5,8 @@ Run with the course's Python: ``python book/figures/convolution_figures.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-plt.rcParams["svg.hashsalt"] = "cnncourse"
+import matplotlib.pyplot as plt
+from _svg import save
 
 
 def grid(ax, x0: float, y0: float, n: int, padding: int = 0, fc: str = "0.93") -> None:
@@ -87,8 +80,7 @@ def sliding_window() -> None:
         ax.set_ylim(-1.6, 7.3)
         ax.set_aspect("equal")
         ax.axis("off")
-    fig.savefig(HERE / "convolution-sliding-window.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "convolution-sliding-window.svg")
 
 
 def slab(ax, x0, y0, w, h, depth, colour, label=None, step=0.45):
@@ -177,8 +169,7 @@ def channels() -> None:
     for ax in axes:
         ax.set_aspect("equal")
         ax.axis("off")
-    fig.savefig(HERE / "convolution-channels.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "convolution-channels.svg")
 
 
 def main() -> None:

@@ -5,14 +5,9 @@ Run: python book/figures/data_pipelines_figures.py
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-
-HERE = Path(__file__).parent
-plt.rcParams["svg.hashsalt"] = "cnncourse"
+import matplotlib.pyplot as plt
+from _svg import HERE, save
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 # (stage, what it does, PyTorch, Keras / tf.data)
 STAGES = [
@@ -107,8 +102,7 @@ def pipeline(path: Path) -> None:
     ax.set_xlim(-0.9, len(STAGES) * (width + gap))
     ax.set_ylim(-1.2, 2.0)
     ax.axis("off")
-    fig.savefig(path, bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, path, crop=True)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,10 @@ Run with the course's Python from the repository root; writes
 book/figures/dropout-thinned-networks.svg.
 """
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+from _svg import save
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-plt.rcParams["svg.hashsalt"] = "cnncourse"
-HERE = Path(__file__).parent
 LAYERS = (3, 5, 5, 2)  # units per layer: input, two hidden layers, output
 
 
@@ -60,9 +54,7 @@ def main() -> None:
     ax.set_xlim(-0.4, 11.0)
     ax.set_ylim(-2.8, 3.7)
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(HERE / "dropout-thinned-networks.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "dropout-thinned-networks.svg", tight_layout=True)
 
 
 if __name__ == "__main__":

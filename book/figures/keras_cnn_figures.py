@@ -4,16 +4,9 @@ Run with the course's Python from the repository root; writes
 book/figures/keras-tiny-cnn-shapes.svg.
 """
 
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
-
-plt.rcParams["svg.hashsalt"] = "cnncourse"
-HERE = Path(__file__).parent
+import matplotlib.pyplot as plt
+from _svg import save
+from matplotlib.patches import FancyBboxPatch
 
 # (layer, output shape, parameters, colour); shapes are Keras' (N, H, W, C)
 LAYERS = [
@@ -60,9 +53,7 @@ def main() -> None:
     ax.set_xlim(-0.1, len(LAYERS) * (width + gap))
     ax.set_ylim(0, 2.3)
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(HERE / "keras-tiny-cnn-shapes.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "keras-tiny-cnn-shapes.svg", tight_layout=True)
 
 
 if __name__ == "__main__":

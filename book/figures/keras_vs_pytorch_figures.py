@@ -4,16 +4,10 @@ Run with the course's Python from the repository root; writes
 book/figures/kvp-layouts-and-weights.svg.
 """
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+from _svg import save
+from matplotlib.patches import Rectangle
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-plt.rcParams["svg.hashsalt"] = "cnncourse"
-HERE = Path(__file__).parent
 COLOURS = ("#9dc3e6", "#f8cbad")  # channel 0, channel 1
 
 
@@ -81,9 +75,7 @@ def main() -> None:
     ax.set_xlim(-0.1, 11.0)
     ax.set_ylim(0.1, 3.6)
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(HERE / "kvp-layouts-and-weights.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "kvp-layouts-and-weights.svg", tight_layout=True)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,10 @@ Run with the course's Python: ``python book/figures/pooling_figures.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+from _svg import save
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-plt.rcParams["svg.hashsalt"] = "cnncourse"
 TOY = np.array([[1, 3, 0, 0], [2, 8, 0, 1], [4, 0, 5, 6], [0, 0, 7, 2]], dtype=float)
 WINDOW_COLOURS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4"]
 
@@ -62,8 +56,7 @@ def max_vs_average() -> None:
     ax.set_ylim(-1.6, 4.3)
     ax.set_aspect("equal")
     ax.axis("off")
-    fig.savefig(HERE / "pooling-max-vs-average.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "pooling-max-vs-average.svg")
 
 
 LAYERS = [
@@ -120,8 +113,7 @@ def receptive_field() -> None:
     ax.set_ylim(-0.3, len(LAYERS) * 1.3)
     ax.set_aspect("equal")
     ax.axis("off")
-    fig.savefig(HERE / "pooling-receptive-field.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "pooling-receptive-field.svg")
 
 
 def main() -> None:

@@ -5,14 +5,9 @@ Run: python book/figures/pytorch_cnn_figures.py
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
-
-HERE = Path(__file__).parent
-plt.rcParams["svg.hashsalt"] = "cnncourse"
+import matplotlib.pyplot as plt
+from _svg import HERE, save
+from matplotlib.patches import FancyArrowPatch, Rectangle
 
 # (label of the tensor, shape, box height, colour); the boxes' heights follow the
 # spatial size, their widths the number of channels.
@@ -64,8 +59,7 @@ def whole_cnn(path: Path) -> None:
     ax.set_xlim(-0.3, x - step + 0.3)
     ax.set_ylim(-1.3, 1.2)
     ax.axis("off")
-    fig.savefig(path, bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, path, crop=True)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,10 @@ Run with the course's Python: ``python book/figures/why_convolutions_figures.py`
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+from _svg import save
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-plt.rcParams["svg.hashsalt"] = "cnncourse"
 KERNEL_COLOURS = plt.get_cmap("tab10")(np.arange(9))
 
 
@@ -87,8 +81,7 @@ def main() -> None:
         ax.set_ylim(-2.8, 5.5)
         ax.set_aspect("equal")
         ax.axis("off")
-    fig.savefig(HERE / "why-mlp-vs-cnn.svg", metadata={"Date": None})
-    plt.close(fig)
+    save(fig, "why-mlp-vs-cnn.svg")
 
 
 if __name__ == "__main__":
