@@ -64,8 +64,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "(default 0.99)",
     ),
     "book/dropout": (
-        # The dropout rate the chapter sets, and the limit training accuracy approaches.
-        "drop close to 30% of the values",
+        # The limit training accuracy approaches.
         "climbs towards 100%",
     ),
     "book/keras_cnn": (
