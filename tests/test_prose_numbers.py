@@ -60,8 +60,6 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "book/batch_norm": (
         # n / (n - 1) for 32 values: the biased and unbiased variance, by arithmetic.
         "a 3% difference in the variance",
-        # Keras' documented default momentum.
-        "(default 0.99)",
     ),
     "book/dropout": (
         # The limit training accuracy approaches.
