@@ -21,15 +21,9 @@ import torchvision  # noqa: E402,F401  (before TensorFlow: see cnncourse._framew
 from cnncourse_bench import accuracy, chapters, report, throughput  # noqa: E402
 
 from cnncourse import runtime  # noqa: E402
+from cnncourse.cli import positive_int  # noqa: E402
 from cnncourse.data import DataNotFoundError, load  # noqa: E402
-from cnncourse.train.recipes import REFERENCE_RECIPE, SHORT_RECIPE, Recipe  # noqa: E402
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from cnncourse.train.recipes import Recipe  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", choices=report.SECTIONS, help="run one section only")
     parser.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="throughput rounds, one epoch per loop each (default 11, quick 2)",
     )
-    parser.add_argument("--train-images", type=_positive_int, default=None, help="subset size")
-    parser.add_argument("--test-images", type=_positive_int, default=None, help="subset size")
+    parser.add_argument("--train-images", type=positive_int, default=None, help="subset size")
+    parser.add_argument("--test-images", type=positive_int, default=None, help="subset size")
     parser.add_argument("--full-cache", type=Path, default=chapters.BOOK_CACHES["full"])
     parser.add_argument("--quick-cache", type=Path, default=chapters.BOOK_CACHES["quick"])
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
@@ -85,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             epochs = args.epochs or (2 if args.quick else 11)
             rows = throughput.throughput(train, epochs=epochs, device=device, seed=args.seed)
         elif section == "accuracy":
-            recipes = [("short (3 min)", SHORT_RECIPE), ("full (10 min)", REFERENCE_RECIPE)]
+            recipes = accuracy.standard_recipes(device)
             if args.quick:
                 recipes = [("quick", Recipe(epochs=2, batch_size=128, lr=3e-3))]
             rows = accuracy.time_to_accuracy(train, test, recipes, device=device, seed=args.seed)

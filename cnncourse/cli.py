@@ -104,17 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default="fashion_mnist", choices=names, help="dataset")
     train.add_argument("--framework", default="torch", choices=FRAMEWORKS, help="framework")
     train.add_argument(
-        "--epochs", type=_positive_int, default=1, help="passes over the training images"
+        "--epochs", type=positive_int, default=1, help="passes over the training images"
     )
     train.add_argument(
-        "--batch-size", type=_positive_int, default=128, help="images per training step"
+        "--batch-size", type=positive_int, default=128, help="images per training step"
     )
     train.add_argument(
         "--lr", type=_positive_float, default=1e-3, help="learning rate of the Adam optimizer"
     )
     train.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="cut BOTH the training split (before the validation hold-out) and the test "
         f"split to this many images, drawn at random with --seed (default: %(default)s, "
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     grade.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="notebooks graded side by side (default: one per core)",
     )
@@ -320,33 +320,31 @@ def _run(argv: list[str]) -> int:
 # ---- argument types: a bad value is an argparse error (exit 2) ----------------------
 
 
-def _positive_int(text: str) -> int:
+def _parsed(text: str, convert, expected: str):
+    """``convert(text)``, or the argparse error "expected <expected>, got '<text>'"."""
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive whole number, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=`` for a whole number >= 1; the benchmark script uses it too."""
+    value = _parsed(text, int, "a positive whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    value = _parsed(text, float, "a positive number")
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive, finite number, got {text}")
     return value
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    value = _parsed(text, int, "a whole number >= 0")
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {value}")
     return value

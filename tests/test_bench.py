@@ -201,4 +201,4 @@ def test_quick_run_writes_to_a_temporary_folder_and_tunes_the_allocator(
 def test_bad_options_are_refused(capsys):
     with pytest.raises(SystemExit):
         run_benchmark.main(["--epochs", "0"])
-    assert "must be at least 1" in capsys.readouterr().err
+    assert "expected a positive whole number, got 0" in capsys.readouterr().err

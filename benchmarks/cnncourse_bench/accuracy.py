@@ -2,7 +2,9 @@
 
 The clock counts every epoch's training and its test evaluation (both timed by ``fit``).
 A recipe with ``flip_test`` is judged on flip-averaged predictions; the single-view
-accuracy of the same model sits beside it.
+accuracy of the same model sits beside it. On a CUDA device the GPU recipe (the
+reference recipe at a larger batch) adds a row; ``device`` and ``device_name`` tell
+its rows from the CPU ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 from cnncourse.models import build_model, count_parameters
 from cnncourse.runtime import seed_everything
 from cnncourse.train import evaluate, fit
+from cnncourse.train.recipes import GPU_RECIPE, REFERENCE_RECIPE, SHORT_RECIPE, Recipe
 
 from .report import device_kind, device_name
 
@@ -21,6 +24,14 @@ TARGETS = (0.925, 0.935)  # test accuracy; the column names spell them: seconds_
 def target_column(target: float) -> str:
     """``seconds_to_92_5`` for 0.925: a column name that pandas and spreadsheets keep."""
     return "seconds_to_" + f"{target * 100:.1f}".replace(".", "_")
+
+
+def standard_recipes(device) -> list[tuple[str, Recipe]]:
+    """The benchmark's ``(label, recipe)`` pairs for ``device``: the GPU recipe on CUDA only."""
+    recipes = [("short (3 min)", SHORT_RECIPE), ("full (10 min)", REFERENCE_RECIPE)]
+    if device_kind(device) == "cuda":
+        recipes.append((f"gpu (batch {GPU_RECIPE.batch_size})", GPU_RECIPE))
+    return recipes
 
 
 def time_to_accuracy(train, test, recipes, *, device, seed: int = 0) -> list[dict]:

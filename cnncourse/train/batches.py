@@ -164,6 +164,12 @@ class TensorBatches:
             n -= 1
         return range(0, n, self.batch_size)
 
+    def batch_sizes(self) -> list[int]:
+        """The distinct batch sizes one pass yields, largest first (the last batch may be smaller)."""
+        n = self._starts()
+        sizes = {min(self.batch_size, n.stop - start) for start in n}
+        return sorted(sizes, reverse=True)
+
     @property
     def num_samples(self) -> int:
         return len(self.labels)

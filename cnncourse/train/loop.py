@@ -8,8 +8,13 @@ schedules, early stopping, checkpoints, mixed precision and a progress bar.
 ``fit`` is plain by default on a CPU: the textbook ``torch.optim.Adam`` on tensors in
 the ordinary memory layout, exactly what chapter 7 writes. ``fit(..., fast=True)``
 (the default on CUDA) switches on the speed-ups that change no result beyond float
-rounding: fused Adam, channels-last tensors and, on CUDA, float16 mixed precision.
-A call to ``fit`` never changes anything outside the model and its data.
+rounding: fused Adam, channels-last tensors and, on CUDA, float16 mixed precision and
+a ``torch.compile``-d training step. A call to ``fit`` never changes anything outside
+the model and its data.
+
+Neither path asks the device for a number inside an epoch: losses and correct counts
+are summed where the model runs and read once, at the epoch's end. On a GPU every
+such read (``.item()``) stalls the host until all queued kernels have finished.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -26,12 +32,14 @@ from tqdm.auto import tqdm
 from cnncourse._util import evaluating
 from cnncourse.runtime import device as pick_device
 from cnncourse.runtime import is_quick, seed_everything
-from cnncourse.train.batches import BatchAugment, as_batches, check_model_fits
+from cnncourse.train.batches import BatchAugment, TensorBatches, as_batches, check_model_fits
 from cnncourse.train.checkpoint import save_checkpoint
 from cnncourse.train.history import History
 from cnncourse.train.validate import check_data, check_training_inputs
 
 SCHEDULERS = ("onecycle", "cosine", "plateau")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_compile_warnings: set[str] = set()  # each failure to compile is reported once per process
 
 
 def train_one_epoch(
@@ -129,14 +137,20 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 1024, device=None, los
     """Mean ``loss`` and ``accuracy`` of ``model`` on ``data`` (ImageSet, tensor pair or DataLoader)."""
     data = check_data(data, "evaluate")  # int32 labels become int64, bad images are named
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-    total_loss, correct, seen = 0.0, 0, 0
+    # the sums stay on the device and are read once; float64 (where the device has it)
+    # adds the per-batch losses exactly as Python floats would
+    total_loss, correct, seen = None, None, 0
     for logits, labels in _outputs(model, data, batch_size, device):
-        total_loss += loss_fn(logits.float(), labels).item() * len(labels)
-        correct += (logits.argmax(dim=1) == labels).sum().item()
+        batch_loss = loss_fn(logits.float(), labels).detach()
+        wide = torch.float32 if batch_loss.device.type == "mps" else torch.float64
+        batch_loss = batch_loss.to(wide) * len(labels)
+        hits = (logits.argmax(dim=1) == labels).sum()
+        total_loss = batch_loss if total_loss is None else total_loss + batch_loss
+        correct = hits if correct is None else correct + hits
         seen += len(labels)
     if seen == 0:
         raise ValueError("evaluate got no samples; is the data empty?")
-    return {"loss": total_loss / seen, "accuracy": correct / seen}
+    return {"loss": total_loss.item() / seen, "accuracy": correct.item() / seen}
 
 
 def predict(
@@ -265,6 +279,90 @@ def _check_fit_args(
         )
 
 
+def _compile_mode(compile, fast: bool, device: torch.device) -> str | None:
+    """The ``torch.compile`` mode ``fit`` trains with, or ``None`` for the eager model."""
+    if compile is None:
+        compile = fast and device.type == "cuda"
+    if compile is False:
+        return None
+    if compile is True:
+        # CUDA graphs replay a whole step's kernels in one launch: the win for small models
+        return "reduce-overhead" if device.type == "cuda" else "default"
+    return compile
+
+
+def _check_compile(compile) -> None:
+    if compile is None or isinstance(compile, bool) or compile in COMPILE_MODES:
+        return
+    raise ValueError(
+        f"compile must be True, False, None (on for CUDA with fast) or a torch.compile mode "
+        f"{COMPILE_MODES}, got {compile!r}."
+    )
+
+
+def _example_batches(batches, device: torch.device):
+    """One batch ``(images, labels)`` of every shape the training loop will see.
+
+    For :class:`TensorBatches` that is the full batch and the smaller last one, built the
+    way its iterator builds them (float, same memory format); a DataLoader gives its first.
+    """
+    if not isinstance(batches, TensorBatches):
+        images, labels = next(iter(batches))
+        yield images.to(device), labels.to(device)
+        return
+    for size in batches.batch_sizes():
+        images = batches.images[:size]
+        images = images.float().div_(255) if images.dtype == torch.uint8 else images.clone()
+        if batches.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        yield images, batches.labels[:size]
+
+
+def compiled_for_training(
+    model: nn.Module, batches, loss_fn, device: torch.device, mode: str, *, amp: bool = False
+) -> nn.Module:
+    """``torch.compile(model, mode=mode)``, compiled now, or ``model`` itself if that fails.
+
+    ``torch.compile`` compiles lazily, at the first forward and the first backward, so a
+    missing compiler would only surface inside the training loop. Here one training
+    forward and backward per batch shape (``dynamic=False``: one graph per shape, as
+    CUDA graphs need) run before training; the weights, BatchNorm statistics, gradients
+    and random state they touch are put back, so the run that follows is the one an eager
+    model would have had. When compiling fails, a warning names the error (once per
+    process) and the eager ``model`` is returned. The compiled module shares ``model``'s
+    parameters: the optimizer, checkpoints and evaluation keep using ``model``.
+    """
+    saved = copy.deepcopy(model.state_dict())
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
+    was_training = model.training
+    try:
+        compiled = torch.compile(model, mode=mode, dynamic=False)
+        compiled.train()
+        for images, labels in _example_batches(batches, device):
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                loss = loss_fn(compiled(images), labels)
+            loss.backward()
+    except Exception as err:  # the compiler stack raises many kinds: any of them means eager
+        message = (
+            f"torch.compile(mode={mode!r}) failed, so fit trains the model uncompiled "
+            f"(pass compile=False to skip the attempt): {type(err).__name__}: {err}"
+        )
+        if message not in _compile_warnings:
+            _compile_warnings.add(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+        compiled = model
+    finally:
+        model.load_state_dict(saved)  # copies in place: the parameters stay the same tensors
+        for param in model.parameters():
+            param.grad = None
+        torch.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        model.train(was_training)
+    return compiled
+
+
 def fit(
     model: nn.Module,
     train,
@@ -285,6 +383,7 @@ def fit(
     fast: bool | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
+    compile: bool | str | None = None,
     progress: bool = True,
     seed: int | None = None,
 ) -> History:
@@ -324,6 +423,13 @@ def fit(
     amp, channels_last : bool, optional
         Override one part of ``fast``: float16 autocast (CUDA only) and the memory format.
         ``None`` follows ``fast``.
+    compile : bool, str or None
+        Train through ``torch.compile(model)``: fused kernels, and on CUDA one CUDA-graph
+        replay per step instead of many small launches. ``None`` compiles when ``fast``
+        is on and the device is CUDA; ``True`` compiles anywhere (mode "reduce-overhead"
+        on CUDA, "default" elsewhere); a string from ``COMPILE_MODES`` picks the mode.
+        The first epoch's seconds include the compile time. If compiling fails, ``fit``
+        warns and trains the eager model (see :func:`compiled_for_training`).
     progress : bool
         A tqdm bar per epoch, shown in terminals and notebooks, hidden in quick mode.
     seed : int, optional
@@ -342,6 +448,7 @@ def fit(
     )
     if fast is not None and not isinstance(fast, bool):
         raise ValueError(f"fast must be True, False or None (on for CUDA only), got {fast!r}.")
+    _check_compile(compile)
     train, val = check_training_inputs(
         train, val, lr=lr, weight_decay=weight_decay, custom_optimizer=optimizer is not None
     )
@@ -350,6 +457,7 @@ def fit(
     device = pick_device(device) if not isinstance(device, torch.device) else device
     if fast is None:
         fast = device.type == "cuda"
+    compile_mode = _compile_mode(compile, fast, device)
     if amp is None:
         amp = bool(fast) and device.type == "cuda"
     elif amp and device.type != "cuda":
@@ -392,17 +500,24 @@ def fit(
         "fast": bool(fast),
         "amp": bool(amp),
         "channels_last": bool(channels_last),
+        "compile": compile_mode,
         "device": str(device),
     }
     show = _show_progress(progress)
     rows, best, best_state, waited = [], float("inf"), None, 0
+    stepped = model  # the module the training steps call: model, or its compiled twin
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
+        if epoch == 1 and compile_mode is not None:  # inside the clock: compiling costs time
+            stepped = compiled_for_training(
+                model, train_batches, loss_fn, device, compile_mode, amp=bool(amp)
+            )
+            config["compile"] = compile_mode if stepped is not model else None
         bar = _progress_bar(len(train_batches), f"epoch {epoch}/{epochs}") if show else None
         row = {"epoch": epoch}
         row.update(
             train_one_epoch(
-                model,
+                stepped,
                 train_batches,
                 optimizer,
                 loss_fn,
