@@ -25,6 +25,8 @@ def test_every_exercise_is_registered_for_this_chapter():
         "deploy-grid-hours",
         "deploy-plateau-lr",
         "deploy-cosine-lr",
+        "deploy-log-uniform",
+        "deploy-submission",
     }
 
 

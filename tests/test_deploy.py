@@ -260,6 +260,20 @@ def test_predictions_csv_round_trip(tmp_path):
     pd.testing.assert_frame_equal(read[["id", "label"]], table[["id", "label"]], check_dtype=False)
 
 
+def test_predictions_csv_writes_the_submission_columns_a_plain_loop_writes(tmp_path):
+    rng = np.random.default_rng(2)
+    p = rng.dirichlet(np.ones(10), size=30)
+    deploy.predictions_to_csv(tmp_path / "helper.csv", p, CLASSES, columns=("id", "label"))
+    by_hand = pd.DataFrame({"id": np.arange(30), "label": p.argmax(axis=1)})
+    by_hand.to_csv(tmp_path / "by_hand.csv", index=False)
+    assert (tmp_path / "helper.csv").read_bytes() == (tmp_path / "by_hand.csv").read_bytes()
+    assert (tmp_path / "helper.csv").read_text().startswith("id,label\n")
+    for bad in ("id", (), ("id", "score")):
+        with pytest.raises(ValueError, match="columns must be"):
+            deploy.predictions_to_csv(tmp_path / "x.csv", p, CLASSES, columns=bad)
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_predictions_csv_rejects_bad_input(tmp_path):
     p = np.full((4, 10), 0.1)
     with pytest.raises(ValueError, match="logits"):

@@ -93,12 +93,20 @@ def predictions_to_csv(
     class_names: Sequence[str],
     *,
     ids: Sequence | None = None,
+    columns: Sequence[str] = CSV_COLUMNS,
 ) -> pd.DataFrame:
     """Write one row per image: ``id, label, class_name, probability`` (of the top class).
 
-    ``ids`` default to the image's position ``0..N-1``. The file is written to a temporary
-    name and renamed, so readers never see half a file. Returns the table written.
+    ``ids`` default to the image's position ``0..N-1``. ``columns`` picks which of
+    :data:`CSV_COLUMNS` to write, in that order: ``("id", "label")`` is the submission
+    format of a competition. The file is written to a temporary name and renamed, so
+    readers never see half a file. Returns the table written.
     """
+    if isinstance(columns, str) or not set(columns) <= set(CSV_COLUMNS) or not columns:
+        raise ValueError(
+            f"columns must be a non-empty list drawn from {CSV_COLUMNS}, got {columns!r}; "
+            "e.g. columns=('id', 'label') for a submission file."
+        )
     probabilities = to_numpy(probabilities, "probabilities", dtype=np.float64)
     if probabilities.ndim != 2 or probabilities.shape[1] != len(class_names):
         raise ValueError(
@@ -122,7 +130,7 @@ def predictions_to_csv(
             "class_name": np.asarray(class_names, dtype=object)[labels],
             "probability": probabilities.max(axis=1),
         }
-    )
+    )[list(columns)]
     with atomic_path(path, suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     return table

@@ -2,6 +2,8 @@
 
 Expected values are computed from the problem: grid sizes and costs by arithmetic, the
 plateau rate from ``fit``'s factor, the cosine schedule from PyTorch's own scheduler.
+The functions a student writes (the cosine rate, a log-uniform sampler, a submission
+file) are graded on inputs drawn at grading time, so a hard-coded answer fails.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from cnncourse.exercises.answers import (
     compare_float,
     compare_int,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "tuning_deploying"
 
@@ -130,4 +132,178 @@ def _cosine_lr(answer) -> str | None:
         )
         if hint is not None:
             return f"cosine_lr{case}: {hint}"
+    return None
+
+
+@grading("deploy-cosine-lr")
+def _cosine_lr_graded(answer) -> str | None:
+    """Steps, lengths and peak rates drawn at grading time."""
+    import numpy as np
+
+    func = as_callable(answer, "a function cosine_lr(step, total_steps, max_lr)")
+    rng = np.random.default_rng()
+    for _ in range(8):
+        total = int(rng.integers(10, 5000))
+        step, max_lr = int(rng.integers(0, total + 1)), float(10 ** rng.uniform(-5, -1))
+        got = as_float(func(step, total, max_lr), "a learning rate")
+        if not math.isclose(got, cosine_oracle(step, total, max_lr), rel_tol=1e-6, abs_tol=1e-12):
+            return f"wrong for step {step} of {total} at max_lr {max_lr:.3g}"
+    return None
+
+
+# --- sample_log_uniform(low, high, n, rng) --------------------------------------------------
+
+LOG_UNIFORM_CASES = ((1e-4, 1e-1, 4000, 0), (1e-5, 1e-2, 4000, 1), (0.5, 50.0, 4000, 2))
+
+
+def _draw(func, low: float, high: float, n: int, seed: int):
+    """Call the student's sampler; return a float array of n values, or a hint string."""
+    import numpy as np
+
+    case = f"sample_log_uniform({low:g}, {high:g}, {n}, rng)"
+    try:
+        values = func(low, high, n, np.random.default_rng(seed))
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    except Exception as err:  # a student's bug: name the inputs, not the answer
+        return f"{case} raised {type(err).__name__}: {err}"
+    if values is None or values is Ellipsis:
+        raise NotAttempted("the function returns None: return the n values you drew.")
+    try:
+        values = np.asarray(values, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        return f"{case} should return n numbers (a NumPy array)."
+    if len(values) != n:
+        return f"{case} returned {len(values)} values; it should return n = {n}."
+    return values
+
+
+def log_uniform_problem(values, low: float, high: float) -> str | None:
+    """A hint when ``values`` are not a log-uniform sample of [low, high], else None."""
+    import numpy as np
+
+    if (
+        not np.isfinite(values).all()
+        or values.min() < low * (1 - 1e-9)
+        or values.max() > high * (1 + 1e-9)
+    ):
+        return "some values fall outside [low, high]: draw the exponent between log10(low) and log10(high)."
+    # log-uniform: log10 of the values is uniform, so half of them lie below the
+    # geometric mean sqrt(low * high) and each decade holds the same share
+    position = (np.log10(values) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    below_middle = float(np.mean(values < math.sqrt(low * high)))
+    if below_middle < 0.4:
+        return (
+            "too few small values: the values look uniform on a linear scale. "
+            "Draw the exponent uniformly, then raise 10 to it."
+        )
+    spread = np.histogram(position, bins=4, range=(0, 1))[0] / len(values)
+    if np.abs(spread - 0.25).max() > 0.05:
+        return "each quarter of the log range should hold about a quarter of the values."
+    return None
+
+
+@exercise("deploy-log-uniform", name="sample_log_uniform", chapter=CHAPTER, points=2)
+def _log_uniform(answer) -> str | None:
+    func = as_callable(answer, "a function sample_log_uniform(low, high, n, rng)")
+    for low, high, n, seed in LOG_UNIFORM_CASES:
+        values = _draw(func, low, high, n, seed)
+        if isinstance(values, str):
+            return values
+        hint = log_uniform_problem(values, low, high)
+        if hint is not None:
+            return f"sample_log_uniform({low:g}, {high:g}, {n}, rng): {hint}"
+    again = _draw(func, *LOG_UNIFORM_CASES[0])
+    if isinstance(again, str) or not (again == _draw(func, *LOG_UNIFORM_CASES[0])).all():
+        return "two generators with the same seed gave different values: draw from `rng`."
+    return None
+
+
+@grading("deploy-log-uniform")
+def _log_uniform_graded(answer) -> str | None:
+    """Ranges, sizes and seeds drawn at grading time."""
+    import numpy as np
+
+    func = as_callable(answer, "a function sample_log_uniform(low, high, n, rng)")
+    rng = np.random.default_rng()
+    for _ in range(4):
+        low_exp = float(rng.uniform(-6, 1))
+        low, high = 10**low_exp, 10 ** (low_exp + float(rng.uniform(1.5, 4)))
+        n, seed = int(rng.integers(3000, 6000)), int(rng.integers(2**31))
+        values = _draw(func, low, high, n, seed)
+        if isinstance(values, str) or log_uniform_problem(values, low, high) is not None:
+            return f"wrong for low={low:.3g}, high={high:.3g}, n={n}"
+        if not np.array_equal(values, _draw(func, low, high, n, seed)):
+            return "not repeatable with the same rng seed"
+    return None
+
+
+# --- write_submission(logits, path) --------------------------------------------------------
+
+SUBMISSION_CASES = ((12, 10, 0), (7, 3, 1), (30, 5, 2))  # (N images, K classes, seed)
+
+
+def submission_problem(func, n: int, k: int, seed: int) -> str | None:
+    """Run ``func`` on random logits into a temporary folder; a hint, or None when right."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, size=(n, k)).astype(np.float32)
+    case = f"logits of shape {logits.shape}"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "submission.csv"
+        try:
+            func(logits, path)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:  # a student's bug: name the inputs, not the answer
+            return f"on {case} your function raised {type(err).__name__}: {err}"
+        if not path.exists():
+            raise NotAttempted("no file was written: write the CSV to `path`.")
+        try:
+            table = pd.read_csv(path)
+        except Exception as err:
+            return f"pandas cannot read the file back ({type(err).__name__}: {err})."
+    columns = list(table.columns)
+    if columns != ["id", "label"]:
+        extra = (
+            " (an unnamed first column: pass index=False to to_csv)"
+            if (columns and columns[0].startswith("Unnamed"))
+            else ""
+        )
+        return f"on {case} the columns are {columns}; a submission has id,label{extra}."
+    if len(table) != n:
+        return f"on {case} the file has {len(table)} rows; it needs one per image ({n})."
+    if table["id"].tolist() != list(range(n)):
+        return f"on {case} the ids should be the images' positions 0, 1, ..., {n - 1}."
+    if not np.array_equal(table["label"].to_numpy(), logits.argmax(axis=1)):
+        return f"on {case} some labels are wrong: a label is the arg-max of a row of logits."
+    return None
+
+
+@exercise("deploy-submission", name="write_submission", chapter=CHAPTER, points=2)
+def _submission(answer) -> str | None:
+    func = as_callable(answer, "a function write_submission(logits, path)")
+    for case in SUBMISSION_CASES:
+        hint = submission_problem(func, *case)
+        if hint is not None:
+            return hint
+    return None
+
+
+@grading("deploy-submission")
+def _submission_graded(answer) -> str | None:
+    """Sizes, class counts and logits drawn at grading time."""
+    import numpy as np
+
+    func = as_callable(answer, "a function write_submission(logits, path)")
+    rng = np.random.default_rng()
+    for _ in range(4):
+        n, k = int(rng.integers(1, 200)), int(rng.integers(2, 20))
+        if submission_problem(func, n, k, int(rng.integers(2**31))) is not None:
+            return f"wrong for {n} images and {k} classes"
     return None
