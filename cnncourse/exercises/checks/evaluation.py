@@ -299,8 +299,9 @@ def _score_problems(rng) -> list[tuple[object, object, float]]:
         logits = rng.normal(size=n) + separation * labels
         logits[0] = logits.max() + 1.0
         scores = 1 / (1 + np.exp(-logits))
-        if decimals is not None:
-            scores = np.round(scores, decimals)
+        if decimals is not None:  # ties, with the top positive alone above them
+            scores = np.round(scores * 0.9, decimals)
+            scores[0] = 1.0
         problems.append((scores, labels, float(target + rng.uniform(-0.05, 0.05))))
     return problems
 
