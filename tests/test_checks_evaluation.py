@@ -126,3 +126,91 @@ def test_average_precision_solution_agrees_with_coco_and_mistakes_fail():
     assert all_point.status == "fail" and "COCO's evaluator gives" in all_point.message
     assert check("eval-average-precision", lambda p, t, th: None).status == "not attempted"
     assert "raised" in check("eval-average-precision", lambda p, t, th: 1 / 0).message
+
+
+def threshold_for_precision(scores, labels, precision, *, stop_at_first_miss=False):
+    """Oracle from scikit-learn's curve; the keyword makes the classic mistake of walking
+    down the ranking only until precision first drops below the target."""
+    curve_precision, _, thresholds = skm.precision_recall_curve(labels, scores)
+    reached = curve_precision[:-1] >= precision  # thresholds ascend
+    if not stop_at_first_miss:
+        return thresholds[reached].min()
+    first_miss = np.flatnonzero(~reached)
+    return thresholds[first_miss.max() + 1] if len(first_miss) else thresholds.min()
+
+
+def test_threshold_for_precision_oracle_passes_and_mistakes_fail():
+    assert check("eval-threshold-precision", threshold_for_precision).passed
+    midpoint = check(  # any threshold between two neighbouring scores flags the same images
+        "eval-threshold-precision",
+        lambda s, y, p: threshold_for_precision(s, y, p) - 1e-9,
+    )
+    assert midpoint.passed
+    stopped = check(
+        "eval-threshold-precision",
+        lambda s, y, p: threshold_for_precision(s, y, p, stop_at_first_miss=True),
+    )
+    assert "not only until the first" in stopped.message
+    strict = check(  # flags one image fewer than asked: scores > t instead of >= t
+        "eval-threshold-precision",
+        lambda s, y, p: np.sort(s)[
+            np.searchsorted(np.sort(s), threshold_for_precision(s, y, p)) - 1
+        ],
+    )
+    assert strict.status == "fail"
+    assert "below the target" in check("eval-threshold-precision", lambda s, y, p: 0.0).message
+    assert check("eval-threshold-precision", lambda s, y, p: None).status == "not attempted"
+    assert "raised" in check("eval-threshold-precision", lambda s, y, p: 1 / 0).message
+
+
+def test_threshold_for_precision_grading_draws_fresh_problems():
+    from cnncourse.exercises.registry import evaluate, get_exercise
+
+    ex = get_exercise("eval-threshold-precision")
+    assert evaluate(ex, lambda: threshold_for_precision)["status"] == "pass"
+    first = ev._score_problems(np.random.default_rng())[1][0]
+    second = ev._score_problems(np.random.default_rng())[1][0]
+    assert not np.array_equal(first, second)
+    feedback = ev._score_problems(np.random.default_rng(ev.FEEDBACK_SEED))
+
+    def memorised(scores, labels, precision):  # answers the feedback problems only
+        for s, y, p in feedback:
+            if np.array_equal(s, scores):
+                return threshold_for_precision(s, y, p)
+        return 0.5
+
+    assert check("eval-threshold-precision", memorised).passed
+    assert evaluate(ex, lambda: memorised)["status"] == "fail"
+
+
+def test_bce_with_logits_oracle_passes_and_mistakes_get_hints():
+    import torch
+
+    def oracle(z, y):
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.from_numpy(z), torch.from_numpy(y)
+        ).item()
+
+    def naive(z, y):
+        with np.errstate(all="ignore"):
+            p = 1 / (1 + np.exp(-z))
+            return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def clipped(z, y):
+        p = np.clip(1 / (1 + np.exp(-np.clip(z, -500, 500))), 1e-7, 1 - 1e-7)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    assert check("eval-bce-logits", oracle).passed
+    assert check("eval-bce-logits", lambda z, y: np.mean(np.logaddexp(0, z) - y * z)).passed
+    assert "logaddexp" in check("eval-bce-logits", naive).message
+    assert "clipping" in check("eval-bce-logits", clipped).message
+    assert "sum" in check("eval-bce-logits", lambda z, y: oracle(z, y) * len(z)).message
+    assert "sign" in check("eval-bce-logits", lambda z, y: -oracle(z, y)).message
+    assert check("eval-bce-logits", lambda z, y: None).status == "not attempted"
+    assert check("eval-bce-logits", "0.69").status == "fail"
+
+    from cnncourse.exercises.registry import evaluate, get_exercise
+
+    ex = get_exercise("eval-bce-logits")
+    assert evaluate(ex, lambda: oracle)["status"] == "pass"
+    assert evaluate(ex, lambda: naive)["status"] == "fail"

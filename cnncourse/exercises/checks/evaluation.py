@@ -14,7 +14,7 @@ from cnncourse.exercises.answers import (
     compare_float,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "evaluation"
 
@@ -26,6 +26,9 @@ MAJORITY, MINORITY = 950, 50
 BOX_A, BOX_B = (2, 2, 10, 8), (6, 4, 14, 12)
 # eval-average-precision: one class; the student's matcher against COCO's evaluator.
 _GT = [[0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 60, 20]]
+# eval-threshold-precision and eval-bce-logits: the seed of the feedback's problems
+# (grading draws its own).
+FEEDBACK_SEED = 22
 
 
 def f1(precision: float, recall: float) -> float:
@@ -275,3 +278,175 @@ def _average_precision(answer) -> str | None:
         if hint is not None:
             return f"on {what} (COCO's evaluator gives {expected:.4f}): {hint}"
     return None
+
+
+def _score_problems(rng) -> list[tuple[object, object, float]]:
+    """``(scores, labels, precision)`` problems of several sizes: overlapping positives and
+    negatives, one with tied scores, each with a target some threshold reaches."""
+    import numpy as np
+
+    # ranked labels 1 1 0 0 1 1 1 1 0 ...: precision dips to 1/2 and climbs back to 3/4
+    dip = np.array([1, 1, 0, 0, 1, 1, 1, 1] + [0] * 12 + [1] * 2 + [0] * 6)
+    problems = [(np.linspace(0.95, 0.05, len(dip)), dip, 0.7)]
+    for n, positives, separation, target, decimals in (
+        (60, 0.3, 1.0, 0.8, None),
+        (400, 0.1, 1.5, 0.7, None),
+        (1000, 0.2, 1.0, 0.75, None),
+        (300, 0.25, 1.2, 0.8, 1),  # scores rounded to one decimal: ties
+    ):
+        labels = (rng.random(n) < positives).astype(int)
+        labels[0] = 1  # a positive on top: precision 1 is always reachable
+        logits = rng.normal(size=n) + separation * labels
+        logits[0] = logits.max() + 1.0
+        scores = 1 / (1 + np.exp(-logits))
+        if decimals is not None:  # ties, with the top positive alone above them
+            scores = np.round(scores * 0.9, decimals)
+            scores[0] = 1.0
+        problems.append((scores, labels, float(target + rng.uniform(-0.05, 0.05))))
+    return problems
+
+
+def lowest_threshold_for_precision(scores, labels, precision: float) -> float:
+    """The oracle: the lowest score ``t`` at which ``scores >= t`` has this precision."""
+    import numpy as np
+    from sklearn.metrics import precision_recall_curve
+
+    curve_precision, _, thresholds = precision_recall_curve(labels, scores)
+    return float(thresholds[np.flatnonzero(curve_precision[:-1] >= precision)].min())
+
+
+def _judge_threshold(answer, rng) -> str | None:
+    import numpy as np
+
+    func = as_callable(answer, "the function threshold_for_precision")
+    results = []
+    for scores, labels, target in _score_problems(rng):
+        try:
+            got = func(scores.copy(), labels.copy(), target)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"on {len(scores)} scores your function raised {type(err).__name__}: {err}"
+        results.append((scores, labels, target, got))
+    if all(got is None or got is Ellipsis for *_, got in results):
+        raise NotAttempted("the function returns None: return the threshold, a float.")
+    for scores, labels, target, got in results:
+        where = f"on {len(scores)} scores with target precision {target:.3f}"
+        try:
+            threshold = as_float(got, "a threshold")
+        except WrongType as err:
+            return f"{where}: {err}"
+        flagged = scores >= threshold
+        expected = scores >= lowest_threshold_for_precision(scores, labels, target)
+        if np.array_equal(flagged, expected):
+            continue
+        found = int((flagged & (labels == 1)).sum())
+        reached = found / flagged.sum() if flagged.any() else 0.0
+        if reached < target:
+            return (
+                f"{where}: predicting scores >= your threshold gives precision "
+                f"{reached:.3f}, below the target. Is the comparison >=, as the exercise says?"
+            )
+        return (
+            f"{where}: your threshold reaches the precision, but a lower one reaches it too "
+            "and finds more positives. Precision does not fall steadily as the threshold "
+            "drops: look at every threshold, not only until the first one that misses."
+        )
+    return None
+
+
+@exercise("eval-threshold-precision", name="threshold_for_precision", chapter=CHAPTER, points=2)
+def _threshold_for_precision(answer) -> str | None:
+    import numpy as np
+
+    return _judge_threshold(answer, np.random.default_rng(FEEDBACK_SEED))
+
+
+@grading("eval-threshold-precision")
+def _threshold_for_precision_graded(answer) -> str | None:
+    """Scores and labels drawn at grading time."""
+    import numpy as np
+
+    return _judge_threshold(answer, np.random.default_rng())
+
+
+def _logit_problems(rng) -> list[tuple[object, object]]:
+    """``(logits, targets)`` pairs: moderate logits, then logits so large that a sigmoid
+    rounds to exactly 0 or 1."""
+    problems = []
+    for n, scale in ((8, 2.0), (200, 5.0), (50, 120.0)):
+        logits = rng.normal(0.0, scale, n)
+        targets = (rng.random(n) < 0.5).astype(float)
+        problems.append((logits, targets))
+    return problems
+
+
+def _judge_bce(answer, rng) -> str | None:
+    import math
+
+    import torch
+
+    func = as_callable(answer, "the function bce_with_logits")
+    results = []
+    for logits, targets in _logit_problems(rng):
+        try:
+            got = func(logits.copy(), targets.copy())
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:
+            return f"on {len(logits)} logits your function raised {type(err).__name__}: {err}"
+        results.append((logits, targets, got))
+    if all(got is None or got is Ellipsis for *_, got in results):
+        raise NotAttempted("the function returns None: return the mean loss, a float.")
+    for logits, targets, got in results:
+        where = f"on {len(logits)} logits (largest |z| {abs(logits).max():.0f})"
+        try:
+            loss = as_float(got, "the mean loss")
+        except WrongType as err:
+            return f"{where}: {err}"
+        expected = torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.from_numpy(logits), torch.from_numpy(targets)
+        ).item()
+        clipped = torch.sigmoid(torch.from_numpy(logits)).clamp(1e-7, 1 - 1e-7)
+        clipped_loss = torch.nn.functional.binary_cross_entropy(
+            clipped, torch.from_numpy(targets)
+        ).item()
+        if not math.isfinite(loss):
+            return (
+                f"{where} the loss is {loss}: for a large |z| the sigmoid rounds to exactly 0 "
+                "or 1 and its log is -inf. Write log(sigmoid(z)) as -log(1 + exp(-z)) and "
+                "compute that without overflow (np.logaddexp(0, -z))."
+            )
+        hint = compare_float(
+            loss,
+            expected,
+            rtol=1e-6,
+            atol=1e-9,
+            known_mistakes=[
+                (expected * len(logits), "that is the sum over the examples; take the mean."),
+                (-expected, "the sign is flipped: the loss is minus the log-likelihood."),
+                (
+                    clipped_loss,
+                    "clipping the probability caps the loss of a confident mistake; compute "
+                    "the log of the sigmoid from the logit itself, without clipping.",
+                ),
+            ],
+        )
+        if hint is not None:
+            return f"{where}: {hint}"
+    return None
+
+
+@exercise("eval-bce-logits", name="bce_with_logits", chapter=CHAPTER, points=2)
+def _bce_with_logits(answer) -> str | None:
+    import numpy as np
+
+    return _judge_bce(answer, np.random.default_rng(FEEDBACK_SEED))
+
+
+@grading("eval-bce-logits")
+def _bce_with_logits_graded(answer) -> str | None:
+    """Logits and targets drawn at grading time."""
+    import numpy as np
+
+    return _judge_bce(answer, np.random.default_rng())
