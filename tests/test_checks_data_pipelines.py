@@ -16,7 +16,13 @@ def verdict(exercise_id, answer):
 
 
 def test_all_four_are_registered_for_the_chapter():
-    for exercise_id in ("data-float-bytes", "data-safe-digits", "data-flip-each", "data-dataset"):
+    for exercise_id in (
+        "data-float-bytes",
+        "data-safe-digits",
+        "data-flip-each",
+        "data-dataset",
+        "data-csv-dataset",
+    ):
         assert get_exercise(exercise_id).chapter == "data_pipelines"
 
 
@@ -190,3 +196,98 @@ def test_dataset_stub_and_instances():
     assert verdict("data-dataset", Stub).status == "not attempted"
     result = verdict("data-dataset", Solution(None))
     assert result.status == "fail" and "the class itself" in result.message
+
+
+# ---- data-csv-dataset ----------------------------------------------------------------------
+
+
+class CheckedCsvImages(Dataset):
+    """The chapter's solution: rows checked by data.read_labels_csv, one file per sample."""
+
+    def __init__(self, csv_file, image_dir, classes):
+        from cnncourse import data
+
+        self.table = data.read_labels_csv(csv_file, image_dir, classes)
+
+    def __len__(self):
+        return len(self.table)
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        with Image.open(self.table["path"][index]) as file:
+            image = v2.functional.pil_to_tensor(file)
+        return image.float() / 255, int(self.table["target"][index])
+
+
+class Unchecked(CheckedCsvImages):
+    """Reads the rows without checking them: a bad row goes through __init__."""
+
+    def __init__(self, csv_file, image_dir, classes):
+        import pandas as pd
+
+        table = pd.read_csv(csv_file)
+        self.table = table.assign(
+            path=[f"{image_dir}/{i}.png" for i in table["id"]],
+            target=[classes.index(c) if c in classes else 0 for c in table["label"]],
+        )
+
+    def __getitem__(self, index):
+        try:
+            return super().__getitem__(index)
+        except FileNotFoundError:
+            return torch.zeros(3, 6, 5), 0
+
+
+class ChannelsLast(CheckedCsvImages):
+    def __getitem__(self, index):
+        image, label = super().__getitem__(index)
+        return image.permute(1, 2, 0), label
+
+
+class WrongRow(CheckedCsvImages):
+    def __getitem__(self, index):
+        return super().__getitem__((index + 1) % len(self))
+
+
+class SilentError(CheckedCsvImages):
+    def __init__(self, csv_file, image_dir, classes):
+        try:
+            super().__init__(csv_file, image_dir, classes)
+        except ValueError as err:
+            raise ValueError("bad CSV") from err
+
+
+class Empty(Dataset):
+    def __init__(self, csv_file, image_dir, classes):
+        pass
+
+    def __len__(self):
+        return 0
+
+    def __getitem__(self, index):
+        return None
+
+
+def test_csv_dataset_solution_passes_on_fresh_folders():
+    for _ in range(3):
+        assert verdict("data-csv-dataset", CheckedCsvImages).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (Unchecked, "went through"),
+        (ChannelsLast, "(C, H, W)"),
+        (WrongRow, "not the image of row"),
+        (SilentError, "name the row's id"),
+    ],
+)
+def test_csv_dataset_mistakes_get_specific_hints(wrong, words):
+    result = verdict("data-csv-dataset", wrong)
+    assert result.status == "fail" and words in result.message, result.message
+
+
+def test_csv_dataset_stub_and_instances():
+    assert verdict("data-csv-dataset", Empty).status == "not attempted"
+    assert verdict("data-csv-dataset", Empty("a", "b", [])).status == "fail"

@@ -11,7 +11,12 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 # (stage, what it does, PyTorch, Keras / tf.data)
 STAGES = [
-    ("files", "PNG/JPEG\non disk", "folder per class", "folder per class"),
+    (
+        "files",
+        "PNG/JPEG\non disk",
+        "folder per class\nor id,label CSV",
+        "folder per class\nor id,label CSV",
+    ),
     ("decode", "bytes ->\nuint8 (H, W, C)", "PIL in\n__getitem__", "decode_png\nin map"),
     ("dataset", "one sample\nby index", "Dataset", "tf.data.Dataset"),
     (

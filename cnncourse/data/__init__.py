@@ -17,7 +17,13 @@ from cnncourse.data.fetch import (
     search_dirs,
     verify,
 )
-from cnncourse.data.folders import export_image_folder, folder_name
+from cnncourse.data.folders import (
+    LabelsCsvError,
+    export_image_folder,
+    export_labelled_images,
+    folder_name,
+    read_labels_csv,
+)
 from cnncourse.data.formats import DataFormatError, read_cifar_binary, read_idx
 from cnncourse.data.imageset import ImageSet, load, locate
 from cnncourse.data.memory import dataset_bytes, format_bytes
@@ -36,6 +42,7 @@ __all__ = [
     "DatasetSpec",
     "ImageSet",
     "ImageSetDataset",
+    "LabelsCsvError",
     "RemoteFile",
     "Throughput",
     "augment_samples",
@@ -44,6 +51,7 @@ __all__ = [
     "changed_mask",
     "dataset_bytes",
     "export_image_folder",
+    "export_labelled_images",
     "folder_name",
     "format_bytes",
     "get_spec",
@@ -52,6 +60,7 @@ __all__ = [
     "measure_throughput",
     "read_cifar_binary",
     "read_idx",
+    "read_labels_csv",
     "resolve",
     "search_dirs",
     "synthetic_digit",

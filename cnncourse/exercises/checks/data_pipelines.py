@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from cnncourse.exercises.answers import (
     NotAttempted,
     WrongType,
@@ -38,6 +40,10 @@ _WHY_UNSAFE = {
     "b": "turn a 7 upside down: is it still a 7?",
     "d": "turn a 6 by 180 degrees: which digit do you read?",
 }
+
+# data-csv-dataset: the folder the grader writes afresh
+CSV_CLASSES = ["cat", "dog", "bird"]
+CSV_ROWS, CSV_IMAGE = 12, (6, 5, 3)  # rows; (H, W, C) of every RGB file
 
 # data-flip-each: the test batch
 FLIP_BATCH = (64, 2, 5, 7)  # (B, C, H, W); odd width so no image is its own mirror
@@ -202,3 +208,102 @@ def _dataset(answer) -> str | None:
     if tuple(batch_images.shape) != (4, *expected_shape) or tuple(batch_labels.shape) != (4,):
         return f"a DataLoader batch came out {tuple(batch_images.shape)}, expected (4, 3, 6, 5)."
     return None
+
+
+def _write_csv_folder(root, rng) -> tuple[list[int], list[str], dict]:
+    """A fresh id,label folder of random RGB PNG files: (ids, labels, {id: pixels})."""
+    from PIL import Image
+
+    images = root / "images"
+    images.mkdir(parents=True)
+    ids = [int(i) for i in rng.choice(np.arange(100, 100_000), size=CSV_ROWS, replace=False)]
+    labels = [CSV_CLASSES[int(k)] for k in rng.integers(0, len(CSV_CLASSES), CSV_ROWS)]
+    pixels = {}
+    for image_id in ids:
+        pixels[image_id] = rng.integers(0, 256, CSV_IMAGE, dtype=np.uint8)
+        Image.fromarray(pixels[image_id]).save(images / f"{image_id}.png")
+    _write_rows(root / "labels.csv", ids, labels)
+    return ids, labels, pixels
+
+
+def _write_rows(path, ids, labels) -> None:
+    lines = ["id,label", *(f"{i},{label}" for i, label in zip(ids, labels, strict=True))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _bad_row_hint(answer, root, ids, labels, bad_id, bad_label, problem) -> str | None:
+    """None when the class refuses a CSV with one bad row and names its id."""
+    _write_rows(root / "bad.csv", [*ids, bad_id], [*labels, bad_label])
+    try:
+        dataset = answer(root / "bad.csv", root / "images", CSV_CLASSES)
+        for index in range(len(dataset)):
+            dataset[index]
+    except Exception as err:
+        if str(bad_id) not in str(err) and bad_label not in str(err):
+            return f"a row with {problem} raised an error; let its message name the row's id."
+        return None
+    return f"a CSV with a row with {problem} went through: check every row in __init__."
+
+
+@exercise("data-csv-dataset", name="CheckedCsvImages", chapter=CHAPTER, points=2)
+def _csv_dataset(answer) -> str | None:
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    if not isinstance(answer, type):
+        raise WrongType(
+            f"expected a class (pass the class itself, not an instance), got {describe(answer)}."
+        )
+    rng = np.random.default_rng()  # fresh files at every grading
+    with tempfile.TemporaryDirectory(prefix="cnncourse-check-") as tmp:
+        root = Path(tmp)
+        ids, labels, pixels = _write_csv_folder(root, rng)
+        try:
+            dataset = answer(root / "labels.csv", root / "images", CSV_CLASSES)
+            size = len(dataset)
+        except Exception as err:  # shown to the student as a hint
+            return f"YourDataset(csv_file, image_dir, classes) failed: {type(err).__name__}: {err}"
+        if size == 0:
+            raise NotAttempted("__len__ returns 0: return the number of rows.")
+        if size != len(ids):
+            return f"len() gives {size}, but the CSV has {len(ids)} rows."
+        row = int(rng.integers(0, len(ids)))
+        try:
+            sample = dataset[row]
+        except Exception as err:
+            return f"dataset[{row}] failed: {type(err).__name__}: {err}"
+        if sample is None:
+            raise NotAttempted("__getitem__ returns None: return (image, label).")
+        if not isinstance(sample, tuple | list) or len(sample) != 2:
+            return f"dataset[i] must return a pair (image, label), got {describe(sample)}."
+        image, label = sample
+        if not isinstance(image, torch.Tensor):
+            return f"the image must be a torch.Tensor, got {describe(image)}."
+        height, width, channels = CSV_IMAGE
+        if tuple(image.shape) == CSV_IMAGE:
+            return "the image is (H, W, C): PyTorch wants the channels first, (C, H, W)."
+        if tuple(image.shape) != (channels, height, width):
+            return (
+                f"the files are {channels}-channel {height} x {width} images, so a sample must "
+                f"be ({channels}, {height}, {width}); got {tuple(image.shape)}."
+            )
+        if image.dtype != torch.float32:
+            return f"the image must be float32, got {image.dtype}."
+        if float(image.max()) > 1.0:
+            return "the values must lie in [0, 1]: divide the uint8 pixels by 255."
+        expected = torch.from_numpy(pixels[ids[row]]).permute(2, 0, 1).float() / 255
+        if not torch.allclose(image, expected, atol=1e-6):
+            return (
+                f"dataset[{row}] is not the image of row {row} of the CSV: open "
+                "image_dir / f'{id}.png' for the id in that row."
+            )
+        if isinstance(label, bool) or not isinstance(label, int):
+            return f"the label must be a Python int (int(...)), got {describe(label)}."
+        if label != CSV_CLASSES.index(labels[row]):
+            return "the label must be the position of the row's class name in classes."
+        missing = next(i for i in range(100_000, 200_000) if i not in ids)
+        return _bad_row_hint(
+            answer, root, ids, labels, missing, CSV_CLASSES[0], "a missing file"
+        ) or _bad_row_hint(answer, root, ids, labels, ids[0], "zebra", "an unknown label")
