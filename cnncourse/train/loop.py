@@ -8,9 +8,10 @@ schedules, early stopping, checkpoints, mixed precision and a progress bar.
 ``fit`` is plain by default on a CPU: the textbook ``torch.optim.Adam`` on tensors in
 the ordinary memory layout, exactly what chapter 7 writes. ``fit(..., fast=True)``
 (the default on CUDA) switches on the speed-ups that change no result beyond float
-rounding: fused Adam, channels-last tensors and, on CUDA, float16 mixed precision and
-a ``torch.compile``-d training step. A call to ``fit`` never changes anything outside
-the model and its data.
+rounding: fused Adam, channels-last tensors and, on CUDA, float16 mixed precision.
+``compile=True`` adds a ``torch.compile``-d training step, on request only: compiling
+costs time per model, which a chapter training many small models would pay each time.
+A call to ``fit`` never changes anything outside the model and its data.
 
 Neither path asks the device for a number inside an epoch: losses and correct counts
 are summed where the model runs and read once, at the epoch's end. On a GPU every
@@ -279,11 +280,9 @@ def _check_fit_args(
         )
 
 
-def _compile_mode(compile, fast: bool, device: torch.device) -> str | None:
+def _compile_mode(compile, device: torch.device) -> str | None:
     """The ``torch.compile`` mode ``fit`` trains with, or ``None`` for the eager model."""
-    if compile is None:
-        compile = fast and device.type == "cuda"
-    if compile is False:
+    if compile is None or compile is False:
         return None
     if compile is True:
         # CUDA graphs replay a whole step's kernels in one launch: the win for small models
@@ -295,8 +294,7 @@ def _check_compile(compile) -> None:
     if compile is None or isinstance(compile, bool) or compile in COMPILE_MODES:
         return
     raise ValueError(
-        f"compile must be True, False, None (on for CUDA with fast) or a torch.compile mode "
-        f"{COMPILE_MODES}, got {compile!r}."
+        f"compile must be True, False or a torch.compile mode {COMPILE_MODES}, got {compile!r}."
     )
 
 
@@ -383,7 +381,7 @@ def fit(
     fast: bool | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
-    compile: bool | str | None = None,
+    compile: bool | str = False,
     progress: bool = True,
     seed: int | None = None,
 ) -> History:
@@ -423,11 +421,11 @@ def fit(
     amp, channels_last : bool, optional
         Override one part of ``fast``: float16 autocast (CUDA only) and the memory format.
         ``None`` follows ``fast``.
-    compile : bool, str or None
+    compile : bool or str
         Train through ``torch.compile(model)``: fused kernels, and on CUDA one CUDA-graph
-        replay per step instead of many small launches. ``None`` compiles when ``fast``
-        is on and the device is CUDA; ``True`` compiles anywhere (mode "reduce-overhead"
-        on CUDA, "default" elsewhere); a string from ``COMPILE_MODES`` picks the mode.
+        replay per step instead of many small launches. Off by default (each new model
+        pays the compile time); ``True`` compiles (mode "reduce-overhead" on CUDA,
+        "default" elsewhere); a string from ``COMPILE_MODES`` picks the mode.
         The first epoch's seconds include the compile time. If compiling fails, ``fit``
         warns and trains the eager model (see :func:`compiled_for_training`).
     progress : bool
@@ -457,7 +455,7 @@ def fit(
     device = pick_device(device) if not isinstance(device, torch.device) else device
     if fast is None:
         fast = device.type == "cuda"
-    compile_mode = _compile_mode(compile, fast, device)
+    compile_mode = _compile_mode(compile, device)
     if amp is None:
         amp = bool(fast) and device.type == "cuda"
     elif amp and device.type != "cuda":
