@@ -49,6 +49,7 @@ ENFORCED = (
     "book/data_pipelines",
     "book/pytorch_cnn",
     "book/tuning_deploying",
+    "book/evaluation",
 )
 
 # Phrases quoted exactly from a chapter's prose that match a rule but report no run.
@@ -69,6 +70,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "book/keras_cnn": (
         # The validation split the chapter chooses.
         "hold out 10% of the Fashion-MNIST training images",
+    ),
+    "book/evaluation": (
+        # A quotation of the sentence the chapter warns about.
+        '"The model reaches 90% accuracy"',
+        # COCO's definitions: its IoU thresholds and recall levels.
+        "0.50, 0.55, ..., 0.95",
+        "0, 0.01, ..., 1",
     ),
     "book/keras_vs_pytorch": (
         # log(1 + 9/e): the smallest loss after softmax twice over ten classes, by arithmetic.
