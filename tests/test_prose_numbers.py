@@ -48,6 +48,7 @@ ENFORCED = (
     "book/keras_vs_pytorch",
     "book/data_pipelines",
     "book/pytorch_cnn",
+    "book/transfer_learning",
 )
 
 # Phrases quoted exactly from a chapter's prose that match a rule but report no run.
