@@ -19,7 +19,7 @@ from cnncourse import data, models, runtime, train
 from cnncourse.deploy import save_torch
 
 OUT = Path(__file__).resolve().parents[1] / "cnncourse/models/weights/vgg_fashion_mnist.pt"
-WIDTHS, EPOCHS, LR, BATCH = (16, 32, 64), 3, 3e-3, 128
+WIDTHS, EPOCHS, LR, BATCH = (16, 32, 64), 2, 3e-3, 128
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ class PretrainedWeights:
 PRETRAINED: dict[str, PretrainedWeights] = {
     "vgg_fashion_mnist": PretrainedWeights(
         file="vgg_fashion_mnist.pt",
-        sha256="SHA256_PLACEHOLDER",
+        sha256="d18ed830fad1d1420080ff30656588be011fa6fa7d28bb7df26da70dff23f1a1",
         model="vgg",
         config={"num_classes": 10, "widths": (16, 32, 64)},
         trained_on="all 60,000 Fashion-MNIST training images, 10 classes",
