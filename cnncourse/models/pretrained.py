@@ -1,7 +1,8 @@
 """Weights the course ships: a slim VGG pre-trained on all of Fashion-MNIST.
 
-:func:`load_pretrained` returns the network with its trained weights, in PyTorch or
-(through :mod:`cnncourse.interop`) in Keras. The file sits inside the package, so it
+:func:`load_pretrained` returns the PyTorch network with its trained weights
+(:func:`cnncourse.interop.torch_to_keras` copies them into the Keras twin). The file
+sits inside the package, so it
 works offline; its SHA-256 is checked before ``torch.load(weights_only=True)`` reads
 it, and a file whose bytes differ is refused. ``benchmarks/pretrain_fashion_base.py``
 produces the file, deterministically, on the CPU.
@@ -10,10 +11,12 @@ produces the file, deterministically, on the CPU.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from cnncourse._errors import InputError
@@ -56,20 +59,19 @@ PRETRAINED: dict[str, PretrainedWeights] = {
 
 
 def load_pretrained(
-    name: str = "vgg_fashion_mnist", framework: str = "torch", *, path: str | Path | None = None
-):
-    """The network ``name`` with its pre-trained weights, in eval mode on the CPU.
+    name: str = "vgg_fashion_mnist", *, path: str | Path | None = None
+) -> nn.Module:
+    """The PyTorch network ``name`` with its pre-trained weights, in eval mode on the CPU.
 
-    ``framework="keras"`` builds the Keras twin and copies the same weights into it
-    (:func:`cnncourse.interop.torch_to_keras`), so both compute the same logits.
-    ``path`` reads another copy of the file; it must have the same SHA-256.
-    Raises ``FileNotFoundError`` when the file is missing and
-    :class:`WeightsChecksumError` when its bytes differ from the expected ones.
+    ``path`` reads another copy of the file; it must have the same SHA-256. For the
+    Keras twin, copy the weights across: ``cnncourse.interop.torch_to_keras(model,
+    build_model(spec.model, "keras", **spec.config))``.
+    Raises ``FileNotFoundError`` when the file is missing, :class:`WeightsChecksumError`
+    when its bytes differ from the expected ones, and ``ValueError`` when it holds
+    anything but tensors and plain containers (``torch.load(weights_only=True)``).
     """
     if name not in PRETRAINED:
         raise ValueError(f"unknown weights {name!r}; choose one of {', '.join(PRETRAINED)}.")
-    if framework not in ("torch", "keras"):
-        raise ValueError(f"unknown framework {framework!r}; choose 'torch' or 'keras'.")
     spec = PRETRAINED[name]
     file = Path(path) if path is not None else spec.path
     if not file.is_file():
@@ -84,12 +86,12 @@ def load_pretrained(
             f"expected {spec.sha256}. It is damaged or was replaced; reinstall cnncourse "
             f"or delete it and run {_SCRIPT}."
         )
-    from cnncourse.deploy.saving import load_torch  # torch.load(weights_only=True)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)  # tensors only
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{file} holds more than weights and was not loaded: {err}") from err
     from cnncourse.models.registry import build_model
 
-    model: nn.Module = load_torch(file, build_model(spec.model, **spec.config))
-    if framework == "torch":
-        return model
-    from cnncourse.interop import torch_to_keras
-
-    return torch_to_keras(model, build_model(spec.model, "keras", **spec.config))
+    model = build_model(spec.model, **spec.config)
+    model.load_state_dict(state["state_dict"])
+    return model.eval()
