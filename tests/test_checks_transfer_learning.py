@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from cnncourse.data.digits import upscaled_digits
 from cnncourse.exercises import check, get_exercise
 from cnncourse.exercises.checks import transfer_learning as tl
 from cnncourse.exercises.registry import evaluate
-from cnncourse.models import build_model, count_parameters
-from cnncourse.train.transfer import with_new_head
+from cnncourse.models import build_model, count_parameters, load_pretrained
+from cnncourse.train import fit
+from cnncourse.train.transfer import trainable_parameters, with_new_head
 
 
 def test_head_params_oracle_passes_and_mistakes_get_hints():
@@ -18,8 +21,8 @@ def test_head_params_oracle_passes_and_mistakes_get_hints():
     oracle = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert check("transfer-head-params", oracle).passed
     features = pretrained.fc.in_features
-    assert "bias" in check("transfer-head-params", features * 5).message
-    assert "five classes" in check("transfer-head-params", features * 10 + 10).message
+    assert "bias" in check("transfer-head-params", features * 10).message
+    assert "ten classes" in check("transfer-head-params", features * 5 + 5).message
     assert check("transfer-head-params", oracle + 1).status == "fail"
     assert check("transfer-head-params", None).status == "not attempted"
 
@@ -88,3 +91,38 @@ def test_head_sizes_follow_the_model():
     pretrained = build_model(tl.ARCH, num_classes=tl.OLD_CLASSES, widths=tl.WIDTHS)
     model = with_new_head(pretrained, tl.NEW_CLASSES)
     assert count_parameters(model) == head
+
+
+def train_digit_head(few):
+    """The chapter's base with a new head, then fine-tuned, on the labels handed over."""
+    torch.manual_seed(0)
+    model = with_new_head(load_pretrained(), 10, dropout=0.25)
+    head_only = torch.optim.Adam(trainable_parameters(model), 1e-2)
+    fit(model, few, epochs=20, batch_size=32, optimizer=head_only, progress=False, seed=0)
+    fit(model.unfreeze_base(), few, epochs=20, batch_size=32, lr=3e-4, progress=False, seed=0)
+    return model
+
+
+def test_digits_head_solution_passes_and_shortcuts_fail():
+    few = tl.draw_digit_labels(3)
+    assert len(few) == tl.DIGIT_LABELS * 10
+    assert set(np.bincount(few.labels)) == {tl.DIGIT_LABELS}
+    test = upscaled_digits("test").images.reshape(len(upscaled_digits("test")), -1)
+    assert not (
+        {image.tobytes() for image in few.images.reshape(len(few), -1)}
+        & {image.tobytes() for image in test}
+    )  # the labels come from the pool
+    assert check("transfer-digits-head", train_digit_head).passed
+    graded = evaluate(get_exercise("transfer-digits-head"), lambda: train_digit_head)
+    assert graded["status"] == "pass"
+
+    def untrained(few):
+        torch.manual_seed(0)
+        return with_new_head(load_pretrained(), 10)  # a random head: about chance
+
+    verdict = check("transfer-digits-head", untrained)
+    assert verdict.status == "fail" and "held-out digits" in verdict.message
+    assert check("transfer-digits-head", lambda few: None).status == "not attempted"
+    assert "torch.nn.Module" in check("transfer-digits-head", lambda few: 0.9).message
+    wrong_shape = check("transfer-digits-head", lambda few: torch.nn.Linear(3, 10))
+    assert "ten logits" in wrong_shape.message

@@ -50,6 +50,7 @@ ENFORCED = (
     "book/pytorch_cnn",
     "book/tuning_deploying",
     "book/evaluation",
+    "book/transfer_learning",
 )
 
 # Phrases quoted exactly from a chapter's prose that match a rule but report no run.

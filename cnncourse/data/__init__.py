@@ -7,6 +7,7 @@ and the tools the data chapter measures pipelines with.
 """
 
 from cnncourse.data.augment import augment_samples, changed_mask
+from cnncourse.data.digits import upscaled_digits
 from cnncourse.data.fetch import (
     ChecksumError,
     DataFileRejectedWarning,
@@ -68,5 +69,6 @@ __all__ = [
     "to_dataloader",
     "to_tensors",
     "to_tf_dataset",
+    "upscaled_digits",
     "verify",
 ]

@@ -17,6 +17,9 @@ name           model
 ``reference``  the course's fast reference model (``cnncourse.models.reference``)
 =============  =========================================================================
 
+:func:`load_pretrained` returns a model with weights the package ships (a slim VGG
+trained on Fashion-MNIST, :mod:`~cnncourse.models.pretrained`), checksum verified.
+
 Each architecture lives in one module with both twins (:mod:`~cnncourse.models.tiny`,
 :mod:`~cnncourse.models.vgg`, :mod:`~cnncourse.models.mlp`,
 :mod:`~cnncourse.models.reference`); the Keras builders import Keras only when they
@@ -29,6 +32,12 @@ from __future__ import annotations
 from cnncourse.models._base import ImageClassifier
 from cnncourse.models._count import count_parameters
 from cnncourse.models.mlp import MLP, keras_mlp
+from cnncourse.models.pretrained import (
+    PRETRAINED,
+    PretrainedWeights,
+    WeightsChecksumError,
+    load_pretrained,
+)
 from cnncourse.models.reference import ReferenceNet, keras_reference
 from cnncourse.models.registry import FRAMEWORKS, MODEL_NAMES, REGISTRY, build_model
 from cnncourse.models.tiny import TinyCNN, keras_tiny_cnn
@@ -39,16 +48,20 @@ __all__ = [
     "FRAMEWORKS",
     "MLP",
     "MODEL_NAMES",
+    "PRETRAINED",
     "REGISTRY",
     "FlipAveraged",
     "ImageClassifier",
+    "PretrainedWeights",
     "ReferenceNet",
     "TinyCNN",
     "VGGNet",
+    "WeightsChecksumError",
     "build_model",
     "count_parameters",
     "keras_mlp",
     "keras_reference",
     "keras_tiny_cnn",
     "keras_vgg",
+    "load_pretrained",
 ]

@@ -18,14 +18,18 @@ from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "transfer_learning"
 
-# The chapter's model and tasks: a slim VGG-style CNN, five classes before and after.
-ARCH, WIDTHS, NEW_CLASSES, OLD_CLASSES = "vgg", (16, 32, 64), 5, 5
+# The chapter's model and tasks: a slim VGG-style CNN pre-trained on the ten
+# Fashion-MNIST classes, transferred to the ten digits.
+ARCH, WIDTHS, NEW_CLASSES, OLD_CLASSES = "vgg", (16, 32, 64), 10, 10
+# transfer-digits-head: labels per digit the grader hands over, and the accuracy to reach
+# on the digits' held-out test half.
+DIGIT_LABELS, DIGITS_TARGET = 10, 0.75
 # transfer-param-groups: the learning rates the exercise asks for.
 BASE_LR, HEAD_LR = 1e-4, 1e-3
 
 
 def head_sizes() -> tuple[int, int]:
-    """``(features, head parameters)`` of the chapter's model with a new 5-class head."""
+    """``(features, head parameters)`` of the chapter's model with a new 10-class head."""
     from cnncourse.models import build_model
     from cnncourse.train.transfer import split_model
 
@@ -43,8 +47,8 @@ def _head_params(answer) -> str | None:
         expected,
         known_mistakes={
             features * NEW_CLASSES: "that counts the weights only: each output also has a bias.",
-            features * 10 + 10: "the new task has five classes, not ten.",
-            features: "each of the five outputs has its own weight for every feature.",
+            features * 5 + 5: "the digits are ten classes.",
+            features: "each of the ten outputs has its own weight for every feature.",
         },
     )
 
@@ -92,7 +96,7 @@ def _batchnorm_frozen_graded(answer) -> str | None:
 
 
 def _probe_model():
-    """A small pretrained-shaped BaseAndHead (a VGG base, 5 new classes), base unfrozen."""
+    """A small pretrained-shaped BaseAndHead (a VGG base, new classes), base unfrozen."""
     import torch
 
     from cnncourse.models import build_model
@@ -148,3 +152,66 @@ def _param_groups(answer) -> str | None:
     if not all(rate[id(p)] == HEAD_LR for p in head):
         return f"every parameter of model.head should have lr {HEAD_LR}."
     return None
+
+
+def draw_digit_labels(seed: int):
+    """``DIGIT_LABELS`` random pool images of each digit: the labels the answer trains on."""
+    import numpy as np
+
+    from cnncourse.data.digits import upscaled_digits
+
+    pool = upscaled_digits("pool")
+    rng = np.random.default_rng(seed)
+    picks = [
+        rng.choice(np.flatnonzero(pool.labels == k), DIGIT_LABELS, replace=False)
+        for k in range(NEW_CLASSES)
+    ]
+    return pool.take(np.sort(np.concatenate(picks)))
+
+
+def _digits_head_hint(func, seed: int) -> str | None:
+    """Train with ``func`` on a draw of labels, score the model on the held-out digits."""
+    import torch
+
+    from cnncourse.data.digits import upscaled_digits
+    from cnncourse.train.loop import evaluate
+
+    few = draw_digit_labels(seed)
+    try:
+        model = func(few)
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    except Exception as err:
+        return f"train_digit_head(few) raised {type(err).__name__}: {err}"
+    if model is None or model is Ellipsis:
+        raise NotAttempted("the function returns None: return the trained model.")
+    if not isinstance(model, torch.nn.Module):
+        return f"it returned {describe(model)}; return the trained torch.nn.Module."
+    try:
+        accuracy = evaluate(model, upscaled_digits("test"), device="cpu")["accuracy"]
+    except Exception as err:
+        return (
+            f"the returned model failed on the test digits ({type(err).__name__}: {err}); "
+            "it must take images (N, 1, 28, 28) and return ten logits."
+        )
+    if accuracy < DIGITS_TARGET:
+        return (
+            f"its accuracy on the held-out digits is {accuracy:.3f}, below the target "
+            f"{DIGITS_TARGET}. A frozen base alone falls short: fine-tune it after the head."
+        )
+    return None
+
+
+@exercise("transfer-digits-head", name="train_digit_head", chapter=CHAPTER, points=2)
+def _digits_head(answer) -> str | None:
+    func = as_callable(answer, "the function train_digit_head")
+    return _digits_head_hint(func, seed=0)
+
+
+@grading("transfer-digits-head")
+def _digits_head_graded(answer) -> str | None:
+    """Labels drawn at grading time."""
+    import random
+
+    func = as_callable(answer, "the function train_digit_head")
+    return _digits_head_hint(func, seed=random.Random().randrange(2**31))
