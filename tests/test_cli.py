@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import md5
+from conftest import md5, write_notebook
 
 from cnncourse.cli import build_parser, main
 from cnncourse.data import registry as data_registry
@@ -211,19 +211,8 @@ def test_student_edition_command(tmp_path, capsys):
 
 
 def notebook(path, *cells):
-    nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)
-        ]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
+    pytest.importorskip("nbformat")
+    return write_notebook(path, *cells)
 
 
 def test_grade_command_writes_the_csv(tmp_path, capsys):
