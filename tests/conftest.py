@@ -1,5 +1,6 @@
 """Shared fixtures: fake dataset files in the real formats, a loopback HTTP server,
-tiny notebooks for the grading tests, and the rule that an nbval run must cover every chapter listed in ``_toc.yml``."""
+tiny notebooks for the grading tests, and the rule that an nbval run must cover every
+chapter listed in ``_toc.yml``."""
 
 from __future__ import annotations
 
