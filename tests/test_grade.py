@@ -65,6 +65,14 @@ HONEST = (
     "trained = {name: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2),\n"
     "                               nn.Flatten(), nn.Linear(4 * 13 * 13, 10))\n"
     "           for name in ('max pooling', 'stride 2')}",
+    "from cnncourse import models, train\n"
+    "shuffled_test = data.load('fashion_mnist', 'test').subset(300, seed=0)\n"
+    "cnn = models.build_model('tiny')\n"
+    "results = pd.DataFrame({'original pixels': [0.8, 0.85], 'shuffled pixels': [0.8, 0.6]},\n"
+    "                       index=['MLP', 'tiny CNN'])\n"
+    "results['change'] = results['shuffled pixels'] - results['original pixels']",
+    "cnn_shuffle_change = results.loc['tiny CNN', 'change']\n"
+    "cnn_on_shuffled_test = train.evaluate(cnn, shuffled_test)['accuracy']",
     "strided_kept_at_2 = stability.loc['shift 2', 'stride 2']",
     "from cnncourse.exercises.checks.pooling import kept_under_shift\n"
     "lead_at_shift_5 = (kept_under_shift(trained['max pooling'], 5)\n"
@@ -118,10 +126,10 @@ def test_attacks_score_zero_and_an_honest_notebook_full_marks(attacks, tmp_path)
         attacks, tmp_path / "g.csv", timeout=TIMEOUT, chapter_timeout=TIMEOUT, progress=seen.append
     ).set_index("student")
     exercises = [c for c in table.columns if c not in ("total", "status")]
-    assert len(exercises) == 12  # every exercise of both chapters named by any notebook
+    assert len(exercises) == 14  # every exercise of both chapters named by any notebook
     assert (table["status"] == "ok").all(), table["status"].to_dict()
     honest = {r.path.stem: r for r in seen}["honest"]
-    assert table.loc["honest", "total"] == 4 + 1 + 1 + 1 + 2 + 2 + 3 + 1 + 2, [
+    assert table.loc["honest", "total"] == 4 + 1 + 2 + 1 + 1 + 1 + 2 + 2 + 3 + 1 + 2, [
         v for v in honest.verdicts if v["points"] == 0
     ]
     assert table.loc["honest", exercises].gt(0).all()

@@ -283,3 +283,12 @@ def _forgot_eval(answer) -> str | None:
             ),
         ],
     )
+
+
+@grading("bn-forgot-eval")
+def _forgot_eval_graded(answer) -> str | None:
+    """The same measurement, without the second one that only feeds a hint."""
+    got = as_float(answer, "an accuracy between 0 and 1")
+    model, order = chapter_value("bn_model"), chapter_value("order")
+    expected = training_mode_accuracy(model, order, FORGOT_BATCH)
+    return compare_float(got, expected, rtol=0.0, atol=0.01)

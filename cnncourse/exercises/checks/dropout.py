@@ -206,7 +206,7 @@ def _implement_graded(answer) -> str | None:
 # drop-left-on (experiment): the chapter's dropout_model with only its Dropout layers in
 # training mode, on the chapter's `validation` set. The student averages 5 passes; the
 # check averages LEFT_ON_PASSES, so that its own estimate is the steadier of the two.
-LEFT_ON_PASSES, LEFT_ON_TOLERANCE = 20, 0.02
+LEFT_ON_PASSES, LEFT_ON_TOLERANCE = 8, 0.02
 
 
 @exercise(
