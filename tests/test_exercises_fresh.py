@@ -32,11 +32,19 @@ def kept_output(value, p):
     return out[out != 0][0].item()
 
 
+def dropout_variance(p):
+    """Oracle: the exact variance of nn.Dropout's output on a constant 1, from its two values."""
+    kept = nn.Dropout(p).train()(torch.ones(100_000, dtype=torch.float64))
+    high = kept.max().item()  # 1 / (1 - p), with probability 1 - p
+    return (1 - p) * high**2 - 1.0
+
+
 @pytest.mark.parametrize(
     ("exercise_id", "right", "wrong"),
     [
         ("bn-keras-momentum", keras_moving_mean, lambda m, s, b: b * (1 - (1 - m) ** s)),
         ("drop-scale", kept_output, lambda v, p: v * (1 - p)),
+        ("drop-variance", dropout_variance, lambda p: p * (1 - p)),
     ],
 )
 def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_id, right, wrong):
@@ -46,7 +54,9 @@ def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_i
     assert check(exercise_id, wrong).status == "fail"
     assert graded(exercise_id, wrong)["points"] == 0
     ex = get_exercise(exercise_id)
-    case = {"bn-keras-momentum": (0.9, 5, 1.0), "drop-scale": (3.0, 0.2)}[exercise_id]
+    case = {"bn-keras-momentum": (0.9, 5, 1.0), "drop-scale": (3.0, 0.2), "drop-variance": (0.2,)}[
+        exercise_id
+    ]
     literal = right(*case)  # the chapter's answer, worked out by hand
     assert check(exercise_id, literal).passed  # feedback accepts the number
     assert graded(exercise_id, literal)["points"] == 0  # the grader wants the function
@@ -54,7 +64,7 @@ def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_i
     assert constant["status"] == "fail" and constant["points"] == 0
     stub = graded(exercise_id, lambda *args: None)
     assert stub["status"] == "not attempted"
-    assert ex.name in {"keras_moving_mean", "kept_output"}
+    assert ex.name in {"keras_moving_mean", "kept_output", "dropout_variance"}
 
 
 def test_the_keras_momentum_hint_survives_the_function_form():

@@ -118,9 +118,9 @@ def _inference_factor(answer) -> str | None:
     )
 
 
-@exercise("drop-variance", chapter=CHAPTER, points=1)
+@exercise("drop-variance", name="dropout_variance", chapter=CHAPTER, points=1)
 def _variance(answer) -> str | None:
-    got = as_float(answer, "a variance")
+    got = as_float(value_of_case(answer, (VARIANCE_P,), "dropout_variance"), "a variance")
     expected = inverted_dropout_variance(VARIANCE_P)
     return compare_float(
         got,
@@ -139,6 +139,15 @@ def _variance(answer) -> str | None:
             ),
         ],
     )
+
+
+@grading("drop-variance")
+def _variance_graded(answer) -> str | None:
+    """Rates drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    rates = [rng.uniform(0.05, 0.9) for _ in range(5)]
+    cases = [((p,), inverted_dropout_variance(p)) for p in rates]
+    return check_fresh_cases(answer, cases, "dropout_variance", rtol=1e-6, atol=1e-9)
 
 
 @exercise("drop-implement", name="my_dropout", chapter=CHAPTER, points=2)
