@@ -39,12 +39,20 @@ def dropout_variance(p):
     return (1 - p) * high**2 - 1.0
 
 
+def second_sample_output(a, b):
+    """Oracle: nn.BatchNorm1d(1) in training mode (gamma 1, beta 0), a negligible eps."""
+    layer = nn.BatchNorm1d(1, eps=1e-12, affine=False).double().train()
+    with torch.no_grad():
+        return layer(torch.tensor([[a], [b]], dtype=torch.float64))[1, 0].item()
+
+
 @pytest.mark.parametrize(
     ("exercise_id", "right", "wrong"),
     [
         ("bn-keras-momentum", keras_moving_mean, lambda m, s, b: b * (1 - (1 - m) ** s)),
         ("drop-scale", kept_output, lambda v, p: v * (1 - p)),
         ("drop-variance", dropout_variance, lambda p: p * (1 - p)),
+        ("bn-two-samples", second_sample_output, lambda a, b: (b - a) / 2),  # mean only
     ],
 )
 def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_id, right, wrong):
@@ -54,9 +62,12 @@ def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_i
     assert check(exercise_id, wrong).status == "fail"
     assert graded(exercise_id, wrong)["points"] == 0
     ex = get_exercise(exercise_id)
-    case = {"bn-keras-momentum": (0.9, 5, 1.0), "drop-scale": (3.0, 0.2), "drop-variance": (0.2,)}[
-        exercise_id
-    ]
+    case = {
+        "bn-keras-momentum": (0.9, 5, 1.0),
+        "drop-scale": (3.0, 0.2),
+        "drop-variance": (0.2,),
+        "bn-two-samples": (3.0, 7.0),
+    }[exercise_id]
     literal = right(*case)  # the chapter's answer, worked out by hand
     assert check(exercise_id, literal).passed  # feedback accepts the number
     assert graded(exercise_id, literal)["points"] == 0  # the grader wants the function
@@ -64,7 +75,12 @@ def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_i
     assert constant["status"] == "fail" and constant["points"] == 0
     stub = graded(exercise_id, lambda *args: None)
     assert stub["status"] == "not attempted"
-    assert ex.name in {"keras_moving_mean", "kept_output", "dropout_variance"}
+    assert ex.name in {
+        "keras_moving_mean",
+        "kept_output",
+        "dropout_variance",
+        "second_sample_output",
+    }
 
 
 def test_the_keras_momentum_hint_survives_the_function_form():

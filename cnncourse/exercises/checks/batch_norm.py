@@ -141,9 +141,10 @@ def _keras_momentum_graded(answer) -> str | None:
     return check_fresh_cases(answer, cases, "keras_moving_mean", rtol=1e-6, atol=1e-9)
 
 
-@exercise("bn-two-samples", chapter=CHAPTER, points=1)
+@exercise("bn-two-samples", name="second_sample_output", chapter=CHAPTER, points=1)
 def _two_samples(answer) -> str | None:
-    got = as_float(answer, "the normalized value")
+    value = value_of_case(answer, TWO_SAMPLES, "second_sample_output")
+    got = as_float(value, "the normalized value")
     expected = train_mode_output(TWO_SAMPLES, 1)
     return compare_float(
         got,
@@ -159,6 +160,18 @@ def _two_samples(answer) -> str | None:
             (TWO_SAMPLES[1] - sum(TWO_SAMPLES) / 2, "subtracting the mean is half the job."),
         ],
     )
+
+
+@grading("bn-two-samples")
+def _two_samples_graded(answer) -> str | None:
+    """Pairs of different values drawn at grading time, in either order."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(6):
+        first, second = rng.uniform(-50.0, 50.0), rng.uniform(-50.0, 50.0)
+        cases.append(((first, second), train_mode_output((first, second), 1)))
+    cases.append(((10.0, 2.0), train_mode_output((10.0, 2.0), 1)))  # a falling pair, always
+    return check_fresh_cases(answer, cases, "second_sample_output", rtol=1e-3, atol=1e-3)
 
 
 @exercise("bn-fold", name="fold", chapter=CHAPTER, points=2)
