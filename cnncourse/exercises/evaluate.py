@@ -116,6 +116,11 @@ def _chapter_variables(found: dict[str, Any], uses: tuple[str, ...]) -> dict[str
 
 def main(argv: list[str]) -> int:
     path, ids = argv[0], argv[1:]
+    # An answer may be a Keras model: unpickling it imports TensorFlow, and torchvision
+    # imported after TensorFlow (by a later check) kills the process. Load it first.
+    from cnncourse._frameworks import _torchvision_first
+
+    _torchvision_first()
     try:
         with open(path, "rb") as fh:
             found = pickle.load(fh)
