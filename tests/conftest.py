@@ -1,5 +1,6 @@
 """Shared fixtures: fake dataset files in the real formats, a loopback HTTP server,
-and the rule that an nbval run must cover every chapter listed in ``_toc.yml``."""
+tiny notebooks for the grading tests, and the rule that an nbval run must cover every
+chapter listed in ``_toc.yml``."""
 
 from __future__ import annotations
 
@@ -47,6 +48,27 @@ ROC_PROBS = np.array(
 # class 1: positives .6, .3 vs negatives .2 .4 .3 .1 -> 4 + (2 + 1/2) of 8 = 0.8125
 # class 2: positives .5, .8 vs negatives .1 .2 .1 .2 -> 8 of 8             = 1.0
 ROC_AUCS = np.array([0.875, 0.8125, 1.0])
+
+
+def write_notebook(path: Path, *cells, setup: str = "from cnncourse.exercises import check"):
+    """Write a tiny Python 3 notebook: a ``setup`` cell, then ``cells`` (code text or cells).
+
+    The grading tests build their submissions with it; nbformat is imported here, so a
+    test module that needs it skips first (``pytest.importorskip("nbformat")``).
+    """
+    import nbformat
+
+    new_code_cell = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(
+        cells=[new_code_cell(c) if isinstance(c, str) else c for c in (setup, *cells)]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
 
 
 def toc_chapters() -> list[str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
+from conftest import write_notebook  # noqa: E402
+from nbformat.v4 import new_code_cell, new_markdown_cell  # noqa: E402
 
 from cnncourse.exercises.grade import grade, is_student_cell, run_notebook  # noqa: E402
 
@@ -28,16 +29,7 @@ def student(code: str):
 
 
 def write(path: Path, *cells) -> Path:
-    nb = new_notebook(
-        cells=[new_code_cell("import time\nfrom cnncourse.exercises import check"), *cells]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, *cells, setup="import time\nfrom cnncourse.exercises import check")
 
 
 def test_cells_are_told_apart_by_tag_or_check_call():

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import md5
+from conftest import md5, write_notebook
 
 from cnncourse.cli import build_parser, main
 from cnncourse.data import registry as data_registry
@@ -211,19 +211,8 @@ def test_student_edition_command(tmp_path, capsys):
 
 
 def notebook(path, *cells):
-    nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)
-        ]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
+    pytest.importorskip("nbformat")
+    return write_notebook(path, *cells)
 
 
 def test_grade_command_writes_the_csv(tmp_path, capsys):
@@ -237,9 +226,10 @@ def test_grade_command_writes_the_csv(tmp_path, capsys):
     args = ["grade", str(subs), "--out", str(out), "--timeout", "60", "--jobs", "2"]
     assert main([*args, "--chapter", "why_convolutions"]) == 0
     assert out.read_text().splitlines() == [
-        "student,why-flatten-size,why-params-conv,why-params-dense,why-shuffle-pixels,total,status",
-        "ann,0,1,0,0,1,ok",
-        "ben,0,0,0,0,0,ok",
+        "student,why-cnn-shuffled-test,why-flatten-size,why-params-conv,why-params-dense,"
+        "why-read-change,why-shuffle-pixels,total,status",
+        "ann,0,0,1,0,0,0,1,ok",
+        "ben,0,0,0,0,0,0,0,ok",
     ]
     assert "ann: ok (1 points" in capsys.readouterr().out
 
@@ -250,6 +240,15 @@ def test_check_notebook_prints_verdicts_and_strict_mode(tmp_path, capsys):
         'why_params_conv = None\ncheck("why-params-conv", why_params_conv)',  # the stub first
         "why_params_conv = 320\nwhy_params_dense = 100480\nunshuffle_weight = lambda w, p: w[:, p]\n"
         "why_flatten_size = 784",  # then the answers: the grader reads the names at the end
+        # the chapter's own state the read and experiment exercises are checked against
+        "import pandas as pd, torch\nfrom cnncourse import data, models, train\n"
+        "torch.manual_seed(0)\ncnn = models.build_model('tiny')\n"
+        "shuffled_test = data.load('fashion_mnist', 'test').subset(300, seed=0)\n"
+        "results = pd.DataFrame({'original pixels': [0.8, 0.85], 'shuffled pixels': [0.8, 0.6]},\n"
+        "                       index=['MLP', 'tiny CNN'])\n"
+        "results['change'] = results['shuffled pixels'] - results['original pixels']",
+        "cnn_shuffle_change = results.loc['tiny CNN', 'change']\n"
+        "cnn_on_shuffled_test = train.evaluate(cnn, shuffled_test)['accuracy']",
     )
     stub = notebook(
         tmp_path / "stub.ipynb", 'why_params_conv = None\ncheck("why-params-conv", None)'
@@ -257,7 +256,7 @@ def test_check_notebook_prints_verdicts_and_strict_mode(tmp_path, capsys):
     broken = notebook(tmp_path / "broken.ipynb", "raise RuntimeError('boom')")
     assert main(["check-notebook", str(solved), "--strict"]) == 0
     out = capsys.readouterr().out
-    assert "why-params-conv" in out and "pass" in out and "ok; 4/4 points" in out
+    assert "why-params-conv" in out and "pass" in out and "ok; 7/7 points" in out
     assert main(["check-notebook", str(stub)]) == 0
     assert main(["check-notebook", str(stub), "--strict"]) == 1
     assert "not attempted" in capsys.readouterr().out

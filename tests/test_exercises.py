@@ -201,7 +201,14 @@ def test_every_checks_module_loads_and_registers_its_chapter():
         assert found, f"checks/{name}.py registers no exercise for chapter {name!r}"
         assert all(e.checker.__module__.endswith(f".checks.{name}") for e in found)
     ids = {e.id for e in all_exercises("why_convolutions")}
-    assert ids == {"why-params-dense", "why-params-conv", "why-shuffle-pixels", "why-flatten-size"}
+    assert ids == {
+        "why-params-dense",
+        "why-params-conv",
+        "why-shuffle-pixels",
+        "why-flatten-size",
+        "why-read-change",
+        "why-cnn-shuffled-test",
+    }
 
 
 def test_loading_every_check_stays_light():

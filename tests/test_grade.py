@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_notebook
 
 from cnncourse.exercises.grade import NotebookResult, grade, run_notebook
 
-nbformat = pytest.importorskip("nbformat")  # grading runs notebooks: nbformat + nbclient
+pytest.importorskip("nbformat")  # grading runs notebooks: nbformat + nbclient
 pytest.importorskip("nbclient")
 pytest.importorskip("cloudpickle")
-new_code_cell, new_notebook = nbformat.v4.new_code_cell, nbformat.v4.new_notebook
 
 TIMEOUT = 120  # seconds per notebook: generous, the machine may be shared
 RF = "pool-receptive-field-function"
@@ -57,20 +57,27 @@ HONEST = (
     "    opt.zero_grad()\n"
     "    nn.functional.cross_entropy(avg_model(x.float() / 255), y).backward()\n"
     "    opt.step()",
+    # the chapter's own state that the read and experiment exercises are checked against
+    "import pandas as pd\n"
+    "stability = pd.DataFrame({'max pooling': [0.9, 0.8, 0.7], 'stride 2': [0.8, 0.6, 0.5]},\n"
+    "                         index=['shift 1', 'shift 2', 'shift 3'])\n"
+    "torch.manual_seed(1)\n"
+    "trained = {name: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2),\n"
+    "                               nn.Flatten(), nn.Linear(4 * 13 * 13, 10))\n"
+    "           for name in ('max pooling', 'stride 2')}",
+    "from cnncourse import models, train\n"
+    "shuffled_test = data.load('fashion_mnist', 'test').subset(300, seed=0)\n"
+    "cnn = models.build_model('tiny')\n"
+    "results = pd.DataFrame({'original pixels': [0.8, 0.85], 'shuffled pixels': [0.8, 0.6]},\n"
+    "                       index=['MLP', 'tiny CNN'])\n"
+    "results['change'] = results['shuffled pixels'] - results['original pixels']",
+    "cnn_shuffle_change = results.loc['tiny CNN', 'change']\n"
+    "cnn_on_shuffled_test = train.evaluate(cnn, shuffled_test)['accuracy']",
+    "strided_kept_at_2 = stability.loc['shift 2', 'stride 2']",
+    "from cnncourse.exercises.checks.pooling import kept_under_shift\n"
+    "lead_at_shift_5 = (kept_under_shift(trained['max pooling'], 5)\n"
+    "                   - kept_under_shift(trained['stride 2'], 5))",
 )
-
-
-def write_notebook(path: Path, *cells: str) -> Path:
-    nb = new_notebook(
-        cells=[new_code_cell(c) for c in ("from cnncourse.exercises import check", *cells)]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture
@@ -119,10 +126,10 @@ def test_attacks_score_zero_and_an_honest_notebook_full_marks(attacks, tmp_path)
         attacks, tmp_path / "g.csv", timeout=TIMEOUT, chapter_timeout=TIMEOUT, progress=seen.append
     ).set_index("student")
     exercises = [c for c in table.columns if c not in ("total", "status")]
-    assert len(exercises) == 10  # every exercise of both chapters named by any notebook
+    assert len(exercises) == 14  # every exercise of both chapters named by any notebook
     assert (table["status"] == "ok").all(), table["status"].to_dict()
     honest = {r.path.stem: r for r in seen}["honest"]
-    assert table.loc["honest", "total"] == 4 + 1 + 1 + 1 + 2 + 2 + 3, [
+    assert table.loc["honest", "total"] == 4 + 1 + 2 + 1 + 1 + 1 + 2 + 2 + 3 + 1 + 2, [
         v for v in honest.verdicts if v["points"] == 0
     ]
     assert table.loc["honest", exercises].gt(0).all()
@@ -207,6 +214,8 @@ def test_run_notebook_reads_myst_markdown(tmp_path):
         "why-params-dense": 0.0,
         "why-flatten-size": 0.0,
         "why-shuffle-pixels": 0.0,
+        "why-read-change": 0.0,
+        "why-cnn-shuffled-test": 0.0,
     }
     assert json.dumps(result.verdicts)  # plain records
 

@@ -242,3 +242,41 @@ def _compare_equal(got: Any, expected: Any) -> str | None:
     if isinstance(expected, tuple):
         return compare_shape(as_shape(got), expected)
     return None if got == expected else f"returned {describe(got)}."
+
+
+def value_of_case(answer: Any, args: tuple, what: str) -> Any:
+    """The answer for the chapter's case: a function's result on ``args``, or the value itself.
+
+    Feedback on an exercise whose stub asks for a function accepts a number computed by
+    hand as well; its grading check (:func:`check_fresh_cases`) takes functions only.
+    """
+    if not callable(answer):
+        return answer
+    try:
+        result = answer(*args)
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    if result is None or result is Ellipsis:
+        raise NotAttempted("the function returns None: write its body and return the result.")
+    shown = ", ".join(repr(a) for a in args)
+    if callable(result):
+        raise WrongType(f"{what}({shown}) returned a function, not a value.")
+    return result
+
+
+def check_fresh_cases(
+    answer: Any,
+    cases: Sequence[tuple[tuple, float]],
+    what: str,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+) -> str | None:
+    """The grading check of a number-as-function exercise: ``answer`` must be a function
+    that gives each case's expected float (cases the grader draws, so a literal fails)."""
+    func = as_callable(answer, f"a function {what}(...)")
+
+    def close(got: Any, expected: Any) -> str | None:
+        return compare_float(as_float(got), float(expected), rtol=rtol, atol=atol)
+
+    return check_function(func, cases, compare=close, name=what)

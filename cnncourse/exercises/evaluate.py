@@ -2,8 +2,9 @@
 
 After a submitted notebook has run, the grader appends one cell (:func:`harvest_code`)
 that serialises the objects the exercises name (``pool_output_shape``,
-``def receptive_field``) with cloudpickle into a file of the notebook's working
-directory. This module then runs as its own process::
+``def receptive_field``), and the chapter variables that *read* and *experiment*
+checks compare them with (``uses``: a history table, a trained model), with
+cloudpickle into a file of the notebook's working directory. This module then runs as its own process::
 
     python -m cnncourse.exercises.evaluate ANSWERS.pkl ID [ID ...]
 
@@ -25,6 +26,18 @@ from cnncourse.exercises.registry import FAIL, NOT_ATTEMPTED, evaluate, get_exer
 
 MARKER = "cnncourse-grades:"
 ANSWERS_FILE = "cnncourse-answers.pkl"
+CHAPTER_KEY = "chapter:"  # harvested chapter variables: "chapter:history" (ids have no ':')
+
+
+def harvest_names(ids: list[str]) -> dict[str, str]:
+    """What the harvest cell pickles: ``{id: name}`` per exercise, and each chapter variable
+    an exercise ``uses`` under ``"chapter:<variable>"``."""
+    names: dict[str, str] = {}
+    for exercise_id in ids:
+        ex = get_exercise(exercise_id)
+        names[ex.id] = ex.name
+        names.update({CHAPTER_KEY + var: var for var in ex.uses})
+    return names
 
 
 def harvest_code(names: dict[str, str], path: str) -> str:
@@ -79,12 +92,35 @@ def grade_answers(found: dict[str, Any], ids: list[str]) -> list[dict]:
         elif not isinstance(blob, bytes):
             records.append(_record(ex.id, FAIL, "the answer file is damaged", ex.points))
         else:
-            records.append(evaluate(ex, lambda blob=blob: cloudpickle.loads(blob)))
+            records.append(
+                evaluate(
+                    ex,
+                    lambda blob=blob: cloudpickle.loads(blob),
+                    lambda ex=ex: _chapter_variables(found, ex.uses),
+                )
+            )
     return records
+
+
+def _chapter_variables(found: dict[str, Any], uses: tuple[str, ...]) -> dict[str, Any]:
+    """The harvested chapter variables ``uses`` names (a missing one stays missing)."""
+    import cloudpickle
+
+    values = {}
+    for var in uses:
+        blob = found.get(CHAPTER_KEY + var)
+        if isinstance(blob, bytes):
+            values[var] = cloudpickle.loads(blob)
+    return values
 
 
 def main(argv: list[str]) -> int:
     path, ids = argv[0], argv[1:]
+    # An answer may be a Keras model: unpickling it imports TensorFlow, and torchvision
+    # imported after TensorFlow (by a later check) kills the process. Load it first.
+    from cnncourse._frameworks import _torchvision_first
+
+    _torchvision_first()
     try:
         with open(path, "rb") as fh:
             found = pickle.load(fh)

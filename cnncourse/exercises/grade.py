@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnncourse.exercises.evaluate import ANSWERS_FILE, MARKER, harvest_code
+from cnncourse.exercises.evaluate import ANSWERS_FILE, MARKER, harvest_code, harvest_names
 from cnncourse.exercises.registry import (
     FAIL,
     NOT_ATTEMPTED,
@@ -182,7 +182,7 @@ def run_notebook(
     except Exception as err:  # not JSON, not a notebook: the student's file is broken
         return NotebookResult(path, _error(type(err).__name__, err, "invalid notebook"))
     ids = list(exercises) if exercises is not None else exercise_ids([_source_text(nb)])
-    names = {key: get_exercise(key).name for key in ids}
+    names = harvest_names(ids)
     workdir = Path(tempfile.mkdtemp(prefix="cnncourse-grade-"))
     try:
         shutil.copy2(path, workdir / path.name)

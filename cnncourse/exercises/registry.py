@@ -66,7 +66,8 @@ class Exercise:
     """One registered exercise: id, chapter, points, feedback checker and grading check.
 
     ``name`` is what the stub defines (a variable or a function); ``grader`` is the
-    check the grader runs on it (the feedback ``checker`` when none is registered).
+    check the grader runs on it (the feedback ``checker`` when none is registered);
+    ``uses`` names the chapter's own variables its checks read (:func:`chapter_value`).
     """
 
     id: str
@@ -76,6 +77,7 @@ class Exercise:
     seconds: float = CHECK_SECONDS
     name: str = ""
     grader: Checker | None = field(default=None, repr=False)
+    uses: tuple[str, ...] = ()
 
     @property
     def grading_check(self) -> Checker:
@@ -145,6 +147,7 @@ def exercise(
     points: float = 1,
     seconds: float = CHECK_SECONDS,
     name: str | None = None,
+    uses: tuple[str, ...] = (),
 ) -> Callable[[Checker], Checker]:
     """Register the decorated function as the checker of ``exercise_id``.
 
@@ -152,8 +155,14 @@ def exercise(
     (``why-params-dense``, ``conv-output-size``); each id is registered once.
     ``seconds`` is the time budget of one check (a checker that trains needs more).
     ``name`` is the Python name the exercise's stub defines and the grader reads
-    (default: the id with underscores, ``conv_output_size``).
+    (default: the id with underscores, ``conv_output_size``). ``uses`` names variables
+    of the chapter's own code (a history table, a trained model) that the checks read
+    with :func:`chapter_value`: *read* and *experiment* exercises compare the
+    student's answer with what the notebook itself produced.
     """
+    uses = tuple(uses)
+    if not all(isinstance(u, str) and _NAME_RE.match(u) for u in uses):
+        raise ValueError(f"uses of {exercise_id!r} must be Python identifiers, got {uses!r}.")
     name = exercise_id.replace("-", "_") if name is None else name
     if not _ID_RE.match(exercise_id):
         raise ValueError(
@@ -179,7 +188,7 @@ def exercise(
                 f"{previous.checker.__module__}; pick another id."
             )
         _REGISTRY[exercise_id] = Exercise(
-            exercise_id, chapter, float(points), func, float(seconds), name
+            exercise_id, chapter, float(points), func, float(seconds), name, uses=uses
         )
         return func
 
@@ -208,12 +217,54 @@ def grading(exercise_id: str) -> Callable[[Checker], Checker]:
     return register
 
 
-def evaluate(ex: Exercise, load: Callable[[], Any]) -> dict:
+_CONTEXT: dict[str, Any] | None = None  # the harvested chapter variables, while grading
+
+
+def chapter_value(name: str) -> Any:
+    """The value of ``name`` in the chapter's own code, for *read* and *experiment* checks.
+
+    In a student's kernel it is read from the notebook's namespace; while grading, from
+    the copy the grader harvested after the notebook ran (only the names an exercise
+    lists in ``uses``). A missing name raises :class:`NotAttempted`: the chapter's
+    cells above the exercise have not run.
+    """
+    if _CONTEXT is not None:
+        scope = _CONTEXT
+    else:
+        import __main__  # in a kernel, the notebook's globals
+
+        scope = vars(__main__)
+    if name not in scope:
+        raise NotAttempted(
+            f"the chapter's variable {name} is not defined: run the chapter's cells "
+            "above this exercise first."
+        )
+    return scope[name]
+
+
+@contextmanager
+def chapter_variables(values: dict[str, Any]) -> Iterator[None]:
+    """Make :func:`chapter_value` read ``values`` (and nothing else) inside the block."""
+    global _CONTEXT
+    previous, _CONTEXT = _CONTEXT, dict(values)
+    try:
+        yield
+    finally:
+        _CONTEXT = previous
+
+
+def evaluate(
+    ex: Exercise,
+    load: Callable[[], Any],
+    context: Callable[[], dict[str, Any]] | None = None,
+) -> dict:
     """Grade the answer ``load()`` gives, once, with ``ex``'s grading check.
 
     Runs in the grader's own process (never the student's kernel); ``load`` (e.g.
     unpickling the student's object, which may run the student's code) runs inside the
-    exercise's time limit. Numeric hints carry no direction here. Returns a record
+    exercise's time limit, and so does ``context()``, the chapter variables the check
+    reads (:func:`chapter_value`; none when not given). Numeric hints carry no
+    direction here. Returns a record
     ``{"id", "status", "points", "max_points", "message"}`` for the grade table.
     """
     from cnncourse.exercises import answers
@@ -224,7 +275,8 @@ def evaluate(ex: Exercise, load: Callable[[], Any]) -> dict:
             raise NotAttempted("the stub still holds None.")
         if _answer_bytes(value) > ANSWER_BYTES:
             return "the answer is far larger than any answer of the course."
-        return ex.grading_check(value)
+        with chapter_variables(context() if context is not None else {}):
+            return ex.grading_check(value)
 
     hints, answers.DIRECTION_HINTS = answers.DIRECTION_HINTS, False
     try:

@@ -8,6 +8,8 @@ NumPy is imported inside the checkers that need it: importing this module stays 
 from __future__ import annotations
 
 import math
+import random
+import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -15,11 +17,13 @@ from cnncourse.exercises.answers import (
     as_callable,
     as_float,
     as_int,
+    check_fresh_cases,
     compare_float,
     compare_int,
     describe,
+    value_of_case,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "batch_norm"
 
@@ -100,9 +104,10 @@ def _axes(answer) -> str | None:
     )
 
 
-@exercise("bn-keras-momentum", chapter=CHAPTER, points=1)
+@exercise("bn-keras-momentum", name="keras_moving_mean", chapter=CHAPTER, points=1)
 def _keras_momentum(answer) -> str | None:
-    got = as_float(answer, "the moving mean")
+    case = (KERAS_MOMENTUM, KERAS_STEPS, BATCH_MEAN)
+    got = as_float(value_of_case(answer, case, "keras_moving_mean"), "the moving mean")
     expected = running_average(0.0, BATCH_MEAN, KERAS_MOMENTUM, KERAS_STEPS)
     torch_reading = running_average(0.0, BATCH_MEAN, 1 - KERAS_MOMENTUM, KERAS_STEPS)
     return compare_float(
@@ -124,9 +129,22 @@ def _keras_momentum(answer) -> str | None:
     )
 
 
-@exercise("bn-two-samples", chapter=CHAPTER, points=1)
+@grading("bn-keras-momentum")
+def _keras_momentum_graded(answer) -> str | None:
+    """Momentum, number of steps and batch mean drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(5):
+        momentum, steps = rng.uniform(0.5, 0.99), rng.randint(1, 30)
+        mean = rng.uniform(-3.0, 3.0)
+        cases.append(((momentum, steps, mean), running_average(0.0, mean, momentum, steps)))
+    return check_fresh_cases(answer, cases, "keras_moving_mean", rtol=1e-6, atol=1e-9)
+
+
+@exercise("bn-two-samples", name="second_sample_output", chapter=CHAPTER, points=1)
 def _two_samples(answer) -> str | None:
-    got = as_float(answer, "the normalized value")
+    value = value_of_case(answer, TWO_SAMPLES, "second_sample_output")
+    got = as_float(value, "the normalized value")
     expected = train_mode_output(TWO_SAMPLES, 1)
     return compare_float(
         got,
@@ -142,6 +160,18 @@ def _two_samples(answer) -> str | None:
             (TWO_SAMPLES[1] - sum(TWO_SAMPLES) / 2, "subtracting the mean is half the job."),
         ],
     )
+
+
+@grading("bn-two-samples")
+def _two_samples_graded(answer) -> str | None:
+    """Pairs of different values drawn at grading time, in either order."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(6):
+        first, second = rng.uniform(-50.0, 50.0), rng.uniform(-50.0, 50.0)
+        cases.append(((first, second), train_mode_output((first, second), 1)))
+    cases.append(((10.0, 2.0), train_mode_output((10.0, 2.0), 1)))  # a falling pair, always
+    return check_fresh_cases(answer, cases, "second_sample_output", rtol=1e-3, atol=1e-3)
 
 
 @exercise("bn-fold", name="fold", chapter=CHAPTER, points=2)
@@ -183,3 +213,95 @@ def _fold(answer) -> str | None:
         "write the evaluation formula gamma * (x - mean) / sqrt(var + eps) + beta as "
         "scale * x + shift and read off both."
     )
+
+
+# bn-read-epochs (read): the chapter's two training histories, bn_history and plain_history.
+# bn-forgot-eval (experiment): the chapter's bn_model in training mode, on its test
+# images `order` in shuffled batches of FORGOT_BATCH (the table tries 256, 8 and 1).
+FORGOT_BATCH = 32
+
+
+def epochs_to_reach(history, accuracy: float) -> int:
+    """The first epoch whose validation accuracy reaches ``accuracy`` (0 if none does)."""
+    reached = history.loc[history["val_accuracy"] >= accuracy, "epoch"]
+    return int(reached.iloc[0]) if len(reached) else 0
+
+
+@exercise(
+    "bn-read-epochs",
+    name="bn_epochs_to_plain_best",
+    chapter=CHAPTER,
+    points=1,
+    uses=("bn_history", "plain_history"),
+)
+def _read_epochs(answer) -> str | None:
+    got = as_int(answer, "an epoch number")
+    bn, plain = chapter_value("bn_history"), chapter_value("plain_history")
+    best = plain["val_accuracy"].max()
+    plain_best_epoch = int(plain.loc[plain["val_accuracy"].idxmax(), "epoch"])
+    return compare_int(
+        got,
+        epochs_to_reach(bn, best),
+        known_mistakes={
+            plain_best_epoch: (
+                "that is the epoch of the plain network's best; the question is when the "
+                "network WITH BatchNorm first gets as far."
+            ),
+        },
+    )
+
+
+def training_mode_accuracy(model, indices, batch_size: int) -> float:
+    """Test accuracy of a copy of ``model`` left in training mode, batch by batch in order."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from cnncourse import data
+
+    test = data.load("fashion_mnist", "test")
+    images, labels = data.to_tensors(test, "cpu")
+    indices = np.asarray(indices)
+    copied = copy.deepcopy(model).cpu().train()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(indices), batch_size):
+            idx = torch.from_numpy(indices[start : start + batch_size])
+            logits = copied(images[idx].float() / 255)
+            correct += (logits.argmax(dim=1) == labels[idx]).sum().item()
+    return correct / len(indices)
+
+
+@exercise(
+    "bn-forgot-eval",
+    name="forgot_eval_accuracy",
+    chapter=CHAPTER,
+    points=2,
+    uses=("bn_model", "order"),
+)
+def _forgot_eval(answer) -> str | None:
+    got = as_float(answer, "an accuracy between 0 and 1")
+    model, order = chapter_value("bn_model"), chapter_value("order")
+    expected = training_mode_accuracy(model, order, FORGOT_BATCH)
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=0.01,  # the same batches in the same order: only float rounding differs
+        known_mistakes=[
+            (
+                training_mode_accuracy(model, order, 256),
+                "that is the accuracy with batches of 256; measure batches of 32.",
+            ),
+        ],
+    )
+
+
+@grading("bn-forgot-eval")
+def _forgot_eval_graded(answer) -> str | None:
+    """The same measurement, without the second one that only feeds a hint."""
+    got = as_float(answer, "an accuracy between 0 and 1")
+    model, order = chapter_value("bn_model"), chapter_value("order")
+    expected = training_mode_accuracy(model, order, FORGOT_BATCH)
+    return compare_float(got, expected, rtol=0.0, atol=0.01)

@@ -10,12 +10,14 @@ from cnncourse.exercises.answers import (
     NotAttempted,
     WrongType,
     as_callable,
+    as_float,
     as_int,
     as_shape,
+    compare_float,
     compare_int,
     describe,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "convolution"
 
@@ -186,3 +188,48 @@ def _strided_loop_graded(answer) -> str | None:
         if hint is not None:
             return f"wrong on a {h}x{w} image, kernel {k}, stride {stride}"
     return None
+
+
+# conv-blur-twice (experiment): the chapter's `photo` blurred twice with its 5x5 blur
+# kernel (padding "same"), roughness on the inner region as in the table.
+INNER = 4  # the table leaves out 4 pixels at each border
+
+
+def roughness(image) -> float:
+    """Mean absolute difference between horizontally neighbouring pixels."""
+    import numpy as np
+
+    return float(np.abs(np.diff(image, axis=1)).mean())
+
+
+@exercise(
+    "conv-blur-twice",
+    name="blurred_twice_roughness",
+    chapter=CHAPTER,
+    points=2,
+    uses=("photo", "KERNELS"),
+)
+def _blur_twice(answer) -> str | None:
+    import numpy as np
+
+    from cnncourse import ops
+
+    got = as_float(answer, "a roughness value")
+    photo = np.asarray(chapter_value("photo"), dtype=np.float64)
+    blur = np.asarray(chapter_value("KERNELS")["blur"], dtype=np.float64)[None, None]
+    once = ops.conv2d(photo[None, None], blur, padding="same")
+    twice = ops.conv2d(once, blur, padding="same")[0, 0]
+    inner = (slice(INNER, -INNER), slice(INNER, -INNER))
+    return compare_float(
+        got,
+        roughness(twice[inner]),
+        rtol=1e-3,
+        known_mistakes=[
+            (
+                roughness(once[0, 0][inner]),
+                "that is the photo blurred once; blur the result again.",
+            ),
+            (roughness(photo[inner]), "that is the photo itself; blur it twice."),
+            (roughness(twice), "measure the inner region only, as the table does."),
+        ],
+    )

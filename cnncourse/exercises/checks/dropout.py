@@ -6,17 +6,22 @@ value), not stored. NumPy is imported inside the checker that needs it.
 
 from __future__ import annotations
 
+import random
+import secrets
+
 from cnncourse.exercises.answers import (
     NotAttempted,
     WrongType,
     as_callable,
     as_float,
     as_int,
+    check_fresh_cases,
     compare_float,
     compare_int,
     describe,
+    value_of_case,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "dropout"
 
@@ -39,9 +44,10 @@ def inverted_dropout_variance(p: float) -> float:
     return mean_of_square - 1.0  # the mean is exactly 1
 
 
-@exercise("drop-scale", chapter=CHAPTER, points=1)
+@exercise("drop-scale", name="kept_output", chapter=CHAPTER, points=1)
 def _scale(answer) -> str | None:
-    got = as_float(answer, "the output value")
+    value = value_of_case(answer, (SCALE_VALUE, SCALE_P), "kept_output")
+    got = as_float(value, "the output value")
     expected = kept_value(SCALE_VALUE, SCALE_P)
     return compare_float(
         got,
@@ -64,6 +70,17 @@ def _scale(answer) -> str | None:
             (0.0, "this unit survived: it is not zeroed."),
         ],
     )
+
+
+@grading("drop-scale")
+def _scale_graded(answer) -> str | None:
+    """Values and rates drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(5):
+        value, p = rng.uniform(-5.0, 5.0), rng.uniform(0.05, 0.9)
+        cases.append(((value, p), kept_value(value, p)))
+    return check_fresh_cases(answer, cases, "kept_output", rtol=1e-6, atol=1e-9)
 
 
 @exercise("drop-spatial-count", chapter=CHAPTER, points=1)
@@ -101,9 +118,9 @@ def _inference_factor(answer) -> str | None:
     )
 
 
-@exercise("drop-variance", chapter=CHAPTER, points=1)
+@exercise("drop-variance", name="dropout_variance", chapter=CHAPTER, points=1)
 def _variance(answer) -> str | None:
-    got = as_float(answer, "a variance")
+    got = as_float(value_of_case(answer, (VARIANCE_P,), "dropout_variance"), "a variance")
     expected = inverted_dropout_variance(VARIANCE_P)
     return compare_float(
         got,
@@ -122,6 +139,15 @@ def _variance(answer) -> str | None:
             ),
         ],
     )
+
+
+@grading("drop-variance")
+def _variance_graded(answer) -> str | None:
+    """Rates drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    rates = [rng.uniform(0.05, 0.9) for _ in range(5)]
+    cases = [((p,), inverted_dropout_variance(p)) for p in rates]
+    return check_fresh_cases(answer, cases, "dropout_variance", rtol=1e-6, atol=1e-9)
 
 
 @exercise("drop-implement", name="my_dropout", chapter=CHAPTER, points=2)
@@ -183,3 +209,94 @@ def _implement_graded(answer) -> str | None:
         if not np.allclose(train_out[~dropped], x[~dropped] / (1 - p)):
             return "kept values are not x / (1 - p)"
     return None
+
+
+# drop-read-best-epoch (read): the chapter's plain_history (no dropout), per epoch.
+# drop-left-on (experiment): the chapter's dropout_model with only its Dropout layers in
+# training mode, on the chapter's `validation` set. The student averages 5 passes; the
+# check averages LEFT_ON_PASSES, so that its own estimate is the steadier of the two.
+LEFT_ON_PASSES, LEFT_ON_TOLERANCE = 8, 0.02
+
+
+@exercise(
+    "drop-read-best-epoch",
+    name="lowest_val_loss_epoch",
+    chapter=CHAPTER,
+    points=1,
+    uses=("plain_history",),
+)
+def _read_best_epoch(answer) -> str | None:
+    got = as_int(answer, "an epoch number")
+    history = chapter_value("plain_history")
+    expected = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    by_accuracy = int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
+    by_train_loss = int(history.loc[history["loss"].idxmin(), "epoch"])
+    return compare_int(
+        got,
+        expected,
+        known_mistakes={
+            by_accuracy: "that epoch has the best validation ACCURACY; read the loss.",
+            by_train_loss: "that is the lowest TRAINING loss; read the validation loss.",
+        },
+    )
+
+
+def changed_predictions(model, dataset, passes: int, seed: int) -> float:
+    """Fraction of ``dataset``'s predictions that change when dropout stays on (mean of passes).
+
+    A copy of ``model`` runs in evaluation mode except its ``nn.Dropout`` layers, so
+    BatchNorm keeps its running statistics: only dropout differs.
+    """
+    import copy
+
+    import torch
+    from torch import nn
+
+    from cnncourse import data
+
+    images, _ = data.to_tensors(dataset, "cpu")
+    x = images.float() / 255
+    copied = copy.deepcopy(model).cpu().eval()
+    with torch.no_grad():
+        reference = copied(x).argmax(dim=1)
+        for module in copied.modules():
+            if isinstance(module, nn.Dropout | nn.Dropout2d):
+                module.train()
+        torch.manual_seed(seed)
+        changed = [
+            (copied(x).argmax(dim=1) != reference).float().mean().item() for _ in range(passes)
+        ]
+    return sum(changed) / passes
+
+
+@exercise(
+    "drop-left-on",
+    name="changed_with_dropout_on",
+    chapter=CHAPTER,
+    points=2,
+    uses=("dropout_model", "validation"),
+)
+def _left_on(answer) -> str | None:
+    got = as_float(answer, "a fraction between 0 and 1")
+    model, validation = chapter_value("dropout_model"), chapter_value("validation")
+    expected = changed_predictions(model, validation, LEFT_ON_PASSES, seed=0)
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=LEFT_ON_TOLERANCE,  # other random masks: a few thousandths either way
+        known_mistakes=[
+            (0.0, "no prediction changes: are the Dropout layers really in training mode?"),
+        ],
+    )
+
+
+@grading("drop-left-on")
+def _left_on_graded(answer) -> str | None:
+    """Recomputed with masks drawn at grading time."""
+    import secrets
+
+    got = as_float(answer, "a fraction between 0 and 1")
+    model, validation = chapter_value("dropout_model"), chapter_value("validation")
+    expected = changed_predictions(model, validation, LEFT_ON_PASSES, secrets.randbelow(2**31))
+    return compare_float(got, expected, rtol=0.0, atol=LEFT_ON_TOLERANCE)

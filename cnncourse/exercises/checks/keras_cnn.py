@@ -16,7 +16,7 @@ from cnncourse.exercises.answers import (
     compare_float,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import chapter_value, exercise
 
 CHAPTER = "keras_cnn"
 
@@ -179,3 +179,41 @@ def _rescaling_model(answer) -> str | None:
         "same parameters, different function: check the layer order, padding='same', and "
         "that Rescaling comes first."
     )
+
+
+# keras-read-shirts (read): the chapter's `predicted` classes of the 10,000 test images,
+# in the order of the test split; the class that shirts are most often mistaken for.
+SHIRT = "Shirt"
+
+
+@exercise(
+    "keras-read-shirts",
+    name="shirts_mistaken_for",
+    chapter=CHAPTER,
+    points=1,
+    uses=("predicted",),
+)
+def _read_shirts(answer) -> str | None:
+    import numpy as np
+
+    from cnncourse import data
+
+    test = data.load("fashion_mnist", "test")
+    names = list(test.class_names)
+    if not isinstance(answer, str):
+        raise WrongType(f"expected a class name such as {names[0]!r}, got {describe(answer)}.")
+    predicted = np.asarray(chapter_value("predicted"))
+    if predicted.shape != test.labels.shape:
+        return "`predicted` should hold one class per test image: run the chapter's cells."
+    shirts = predicted[test.labels == names.index(SHIRT)]
+    counts = np.bincount(shirts, minlength=len(names))
+    counts[names.index(SHIRT)] = -1  # a shirt predicted as a shirt is no mistake
+    expected = names[int(counts.argmax())]
+    chosen = answer.strip().lower()
+    if chosen == expected.lower():
+        return None
+    if chosen not in [n.lower() for n in names]:
+        return f"{answer!r} is not a class name; the classes are {', '.join(names)}."
+    if chosen == SHIRT.lower():
+        return "leave out the shirts predicted correctly: which OTHER class do they get?"
+    return "count the predictions of the images whose true class is Shirt, by class."

@@ -15,7 +15,7 @@ from cnncourse.exercises.answers import (
     compare_float,
     describe,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import chapter_value, exercise
 
 CHAPTER = "keras_vs_pytorch"
 
@@ -158,3 +158,34 @@ def _flatten_order(answer) -> str | None:
         return "the values are in the wrong places: reshape to (H, W, C, out) and reorder."
 
     return check_function(answer, cases, compare=compare, name="keras_dense_to_torch")
+
+
+# kvp-read-softmax-cost (read): the chapter's `softmax_table`, the test accuracy the
+# PyTorch run with softmax twice loses against the reference run.
+REFERENCE = ("PyTorch", "logits", "logits")
+TWICE = ("PyTorch", "probabilities", "logits")
+
+
+@exercise(
+    "kvp-read-softmax-cost",
+    name="softmax_twice_cost",
+    chapter=CHAPTER,
+    points=1,
+    uses=("softmax_table",),
+)
+def _read_softmax_cost(answer) -> str | None:
+    got = as_float(answer, "a difference of two accuracies (a fraction)")
+    table = chapter_value("softmax_table")
+    right = float(table.loc[REFERENCE, "test accuracy"])
+    twice = float(table.loc[TWICE, "test accuracy"])
+    return compare_float(
+        got,
+        right - twice,
+        rtol=0.0,
+        atol=1.2e-3,  # two values the table shows to three decimals
+        known_mistakes=[
+            (twice - right, "check the sign: the reference minus softmax twice."),
+            (100 * (right - twice), "give it as a fraction, not percentage points."),
+            (twice, "that is the accuracy itself; subtract it from the reference run's."),
+        ],
+    )

@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from cnncourse.exercises.answers import (
     NotAttempted,
     as_callable,
+    as_float,
     as_int,
     as_shape,
+    compare_float,
     compare_int,
     compare_shape,
     describe,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "pooling"
 
@@ -256,4 +258,94 @@ def _train_avg_graded(answer) -> str | None:
 
     return _avg_pooled(answer) or check_trained(
         answer, max_params=AVG_MAX_PARAMS, threshold=AVG_THRESHOLD, size=2000, seed=None
+    )
+
+
+# pool-read-stability (read): the chapter's `stability` table, stride 2 at a 2-pixel shift.
+# pool-shift-experiment (experiment): the chapter's `trained` networks, on the first
+# 1,000 test images shifted by EXPERIMENT_SHIFT pixels in 4 directions (the table stops at 3).
+READ_COLUMN, READ_ROW = "stride 2", "shift 2"
+EXPERIMENT_SHIFT, PROBE_SIZE = 5, 1000
+
+
+@exercise(
+    "pool-read-stability",
+    name="strided_kept_at_2",
+    chapter=CHAPTER,
+    points=1,
+    uses=("stability",),
+)
+def _read_stability(answer) -> str | None:
+    got = as_float(answer, "a fraction between 0 and 1")
+    table = chapter_value("stability")
+    return compare_float(
+        got,
+        float(table.loc[READ_ROW, READ_COLUMN]),
+        rtol=0.0,
+        atol=6e-4,  # the table shows three decimals
+        known_mistakes=[
+            (
+                float(table.loc[READ_ROW, "max pooling"]),
+                "that is the max-pooling network; read the stride-2 column.",
+            ),
+        ],
+    )
+
+
+def _shifted(images, dx: int, dy: int):
+    """(N, H, W, C) images moved dx right and dy down; zeros fill the border."""
+    import numpy as np
+
+    out = np.zeros_like(images)
+    h, w = images.shape[1:3]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+        :, max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
+    return out
+
+
+def kept_under_shift(model, s: int) -> float:
+    """Fraction of the first 1,000 test images whose predicted class survives a shift by s."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from cnncourse import data
+
+    probe = data.load("fashion_mnist", "test").images[:PROBE_SIZE]  # (N, 28, 28, 1) uint8
+    copied = copy.deepcopy(model).cpu().eval()
+
+    def predict(images):
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+        with torch.no_grad():
+            return copied(x).argmax(dim=1).numpy()
+
+    base = predict(probe)
+    moves = [(s, 0), (-s, 0), (0, s), (0, -s)]
+    return float(np.mean([(predict(_shifted(probe, dx, dy)) == base).mean() for dx, dy in moves]))
+
+
+@exercise(
+    "pool-shift-experiment",
+    name="lead_at_shift_5",
+    chapter=CHAPTER,
+    points=2,
+    uses=("trained",),
+)
+def _shift_experiment(answer) -> str | None:
+    got = as_float(answer, "a difference of two fractions")
+    trained = chapter_value("trained")
+    pooled = kept_under_shift(trained["max pooling"], EXPERIMENT_SHIFT)
+    strided = kept_under_shift(trained["stride 2"], EXPERIMENT_SHIFT)
+    return compare_float(
+        got,
+        pooled - strided,
+        rtol=0.0,
+        atol=2e-3,  # the same images and models: only float rounding differs
+        known_mistakes=[
+            (100 * (pooled - strided), "give it as a fraction (0.05), not percentage points."),
+            (strided - pooled, "check the sign: max pooling minus stride 2."),
+            (pooled, "that is the max-pooling network alone; subtract the stride-2 one."),
+        ],
     )

@@ -20,7 +20,7 @@ from cnncourse.exercises.answers import (
     compare_shape,
     describe,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "pytorch_cnn"
 
@@ -211,4 +211,84 @@ def _train_small_graded(answer) -> str | None:
 
     return check_trained(
         answer, max_params=SMALL_MAX_PARAMS, threshold=SMALL_THRESHOLD, size=2000, seed=None
+    )
+
+
+# torch-read-mode (read): the chapter's mode_table, the VGG's eval-mode accuracy minus
+# its accuracy in training mode (run 1).
+# torch-flip-experiment (experiment): the chapter's trained `tiny` on its test images
+# (test_images, test_labels) mirrored left to right.
+
+
+@exercise(
+    "torch-read-mode",
+    name="vgg_mode_drop",
+    chapter=CHAPTER,
+    points=1,
+    uses=("mode_table",),
+)
+def _read_mode(answer) -> str | None:
+    got = as_float(answer, "a difference of two accuracies")
+    table = chapter_value("mode_table")
+    drop = float(table.loc["vgg", "eval mode"] - table.loc["vgg", "train mode, run 1"])
+    return compare_float(
+        got,
+        drop,
+        rtol=0.0,
+        atol=2e-4,  # the table shows four decimals
+        known_mistakes=[
+            (-drop, "check the sign: evaluation mode minus training mode."),
+            (100 * drop, "give it as a fraction, not percentage points."),
+            (
+                float(table.loc["vgg", "eval mode"] - table.loc["vgg", "train mode, run 2"]),
+                "that is run 2; read run 1.",
+            ),
+        ],
+    )
+
+
+def flipped_accuracy(model, images, labels) -> float:
+    """Accuracy of a copy of ``model`` (eval mode, CPU) on uint8 ``images`` mirrored left-right."""
+    import copy
+
+    import torch
+
+    copied = copy.deepcopy(model).cpu().eval()
+    images, labels = torch.as_tensor(images).cpu(), torch.as_tensor(labels).cpu()
+    with torch.no_grad():
+        predictions = torch.cat(
+            [
+                copied(images[i : i + 1024].flip(dims=[-1]).float() / 255).argmax(dim=1)
+                for i in range(0, len(labels), 1024)
+            ]
+        )
+    return (predictions == labels).float().mean().item()
+
+
+@exercise(
+    "torch-flip-experiment",
+    name="flipped_test_accuracy",
+    chapter=CHAPTER,
+    points=2,
+    uses=("tiny", "test_images", "test_labels"),
+)
+def _flip_experiment(answer) -> str | None:
+    import torch
+
+    got = as_float(answer, "an accuracy between 0 and 1")
+    tiny = chapter_value("tiny")
+    images = torch.as_tensor(chapter_value("test_images")).cpu()
+    labels = chapter_value("test_labels")
+    expected = flipped_accuracy(tiny, images, labels)
+    unflipped = flipped_accuracy(tiny, images.flip(dims=[-1]), labels)
+    upside_down = flipped_accuracy(tiny, images.flip(dims=[-1, -2]), labels)
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=2e-3,
+        known_mistakes=[
+            (unflipped, "that is the accuracy on the images as they are; mirror them."),
+            (upside_down, "that flips top to bottom; mirror left to right (the last axis)."),
+        ],
     )

@@ -6,8 +6,15 @@ Expected values are computed from the problem (layer sizes, the model in
 
 from __future__ import annotations
 
-from cnncourse.exercises.answers import NotAttempted, as_callable, as_int, compare_int
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.answers import (
+    NotAttempted,
+    as_callable,
+    as_float,
+    as_int,
+    compare_float,
+    compare_int,
+)
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "why_convolutions"
 
@@ -203,3 +210,82 @@ def _flatten_size(answer) -> str | None:
             "multiply channels x height x width."
         )
     return compare_int(got, expected, known_mistakes=mistakes)
+
+
+# why-read-change (read): the chapter's `results` table, the tiny CNN's change in accuracy.
+# why-cnn-shuffled-test (experiment): the chapter's `cnn`, trained on pixels in their
+# places, tested on `shuffled_test` (the test images with the chapter's permutation).
+
+
+@exercise(
+    "why-read-change",
+    name="cnn_shuffle_change",
+    chapter=CHAPTER,
+    points=1,
+    uses=("results",),
+)
+def _read_change(answer) -> str | None:
+    got = as_float(answer, "a change in accuracy (a fraction)")
+    table = chapter_value("results")
+    change = float(table.loc["tiny CNN", "change"])
+    return compare_float(
+        got,
+        change,
+        rtol=0.0,
+        atol=6e-4,  # the table shows three decimals
+        known_mistakes=[
+            (-change, "check the sign: shuffled minus original."),
+            (float(table.loc["MLP", "change"]), "that is the MLP's row; read the tiny CNN's."),
+            (100 * change, "give it as a fraction, not percentage points."),
+        ],
+    )
+
+
+def accuracy_on(model, dataset) -> float:
+    """Accuracy of a copy of ``model`` (eval mode, CPU) on an image set's uint8 images."""
+    import copy
+
+    import torch
+
+    from cnncourse import data
+
+    images, labels = data.to_tensors(dataset, "cpu")
+    copied = copy.deepcopy(model).cpu().eval()
+    with torch.no_grad():
+        predictions = torch.cat(
+            [
+                copied(images[i : i + 1000].float() / 255).argmax(dim=1)
+                for i in range(0, len(labels), 1000)
+            ]
+        )
+    return (predictions == labels).float().mean().item()
+
+
+@exercise(
+    "why-cnn-shuffled-test",
+    name="cnn_on_shuffled_test",
+    chapter=CHAPTER,
+    points=2,
+    uses=("cnn", "shuffled_test", "results"),
+)
+def _cnn_shuffled_test(answer) -> str | None:
+    got = as_float(answer, "an accuracy between 0 and 1")
+    expected = accuracy_on(chapter_value("cnn"), chapter_value("shuffled_test"))
+    table = chapter_value("results")
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=2e-3,  # the same model and images: only float rounding differs
+        known_mistakes=[
+            (
+                float(table.loc["tiny CNN", "original pixels"]),
+                "that is its accuracy on the test images as they are; use shuffled_test.",
+            ),
+            (
+                float(table.loc["tiny CNN", "shuffled pixels"]),
+                "that CNN was trained on shuffled pixels; test the one trained on the "
+                "originals, `cnn`.",
+            ),
+        ],
+    )
