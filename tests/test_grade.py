@@ -232,3 +232,34 @@ def test_bad_arguments(tmp_path):
         grade(tmp_path, tmp_path / "g.csv", jobs=0)
     with pytest.raises(ValueError, match="has no exercises"):
         grade(tmp_path, tmp_path / "g.csv", chapters=["nope"])
+
+
+@pytest.mark.parametrize(("jobs", "side_by_side"), [(1, 1), (2, 2), (4, 3)])
+def test_notebooks_graded_side_by_side_share_the_cores(tmp_path, monkeypatch, jobs, side_by_side):
+    """``jobs`` is honoured, and each of the kernels running at once gets its share of
+    the cores (no cap when one runs alone)."""
+    from cnncourse.exercises import grade as grading
+
+    for name in ("a", "b", "c"):
+        write_notebook(tmp_path / f"{name}.ipynb", "x = 1")
+    seen = []
+
+    def fake_run(path, **options):
+        seen.append(options["threads"])
+        return NotebookResult(Path(path), "ok")
+
+    monkeypatch.setattr(grading, "run_notebook", fake_run)
+    monkeypatch.setattr(grading.os, "cpu_count", lambda: 6)
+    grade(tmp_path, tmp_path / "grades.csv", jobs=jobs, bar=False)
+    expected = None if side_by_side == 1 else 6 // side_by_side
+    assert seen == [expected] * 3
+
+
+def test_a_thread_cap_never_overrides_the_users_setting(monkeypatch):
+    from cnncourse.exercises.grade import _thread_capped_env
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    env = _thread_capped_env(2)
+    assert env["OMP_NUM_THREADS"] == "5" and env["TF_NUM_INTRAOP_THREADS"] == "2"
+    assert "TF_NUM_INTRAOP_THREADS" not in _thread_capped_env(None)

@@ -143,6 +143,7 @@ def run_notebook(
     exercises: Iterable[str] | None = None,
     support: Iterable[str | Path] = (),
     keep_workdir: bool = False,
+    threads: int | None = None,
 ) -> NotebookResult:
     """Run the notebook at ``path`` in a fresh kernel, then grade its named answers.
 
@@ -164,6 +165,9 @@ def run_notebook(
         Files copied next to the notebook into its working directory (data it reads).
     keep_workdir
         Leave the temporary working directory in place (for inspection).
+    threads
+        CPU threads the kernel's PyTorch and TensorFlow may use (``None``: their own
+        default, every core); notebooks graded side by side share the cores this way.
 
     The kernel runs in a new temporary folder holding a copy of the notebook. Never
     raises for a notebook that fails: its status says what happened.
@@ -204,7 +208,7 @@ def run_notebook(
         )
         status, alive = "ok", True
         try:
-            with client.setup_kernel(env=dict(os.environ)):
+            with client.setup_kernel(env=_thread_capped_env(threads)):
                 try:
                     for index, cell in enumerate(list(nb.cells)):
                         client.execute_cell(cell, index)
@@ -225,7 +229,7 @@ def run_notebook(
         except Exception as err:  # kernel failed to start, etc.: report, go on
             status, alive = _error(type(err).__name__, err), False
         answers_found = alive and answers.is_file()
-        verdicts, failure = _evaluate(answers if answers_found else None, ids, workdir)
+        verdicts, failure = _evaluate(answers if answers_found else None, ids, workdir, threads)
         if failure and status == "ok":
             status = failure
         return NotebookResult(path, status, verdicts, time.monotonic() - start, workdir)
@@ -253,7 +257,28 @@ def _source_text(nb) -> str:
     return "\n".join(c.get("source", "") for c in nb.cells if c.get("cell_type") == "code")
 
 
-def _evaluate(answers: Path | None, ids: list[str], workdir: Path) -> tuple[list[dict], str]:
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+
+def _thread_capped_env(threads: int | None) -> dict[str, str]:
+    """This process's environment, with the thread pools capped at ``threads`` where
+    the user has not set them."""
+    env = dict(os.environ)
+    if threads is not None:
+        for name in _THREAD_VARIABLES:
+            env.setdefault(name, str(threads))
+    return env
+
+
+def _evaluate(
+    answers: Path | None, ids: list[str], workdir: Path, threads: int | None = None
+) -> tuple[list[dict], str]:
     """Grade the pickled answers in a separate process; records and a failure text ("": none).
 
     Only the records of ``ids`` are taken, and points follow from the status and the
@@ -269,7 +294,7 @@ def _evaluate(answers: Path | None, ids: list[str], workdir: Path) -> tuple[list
         return missing, ""
     limit = EVALUATION_SECONDS + sum(ex.seconds for ex in exercises)
     command = [sys.executable, "-m", "cnncourse.exercises.evaluate", str(answers), *ids]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**_thread_capped_env(threads), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
         done = subprocess.run(
             command, cwd=workdir, capture_output=True, text=True, timeout=limit, env=env
@@ -349,9 +374,10 @@ def grade(
         raise ValueError(
             f"no .ipynb files in {folder} (found: {found}): put one notebook per student there."
         )
-    jobs = os.cpu_count() or 1 if jobs is None else jobs
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
     if not (isinstance(jobs, int) and jobs >= 1):
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}.")
+    side_by_side = min(jobs, len(notebooks))
     support = [Path(p) for p in support]
     for extra in support:
         if not extra.is_file():
@@ -363,6 +389,8 @@ def grade(
         "kernel_name": kernel_name,
         "exercises": ids,
         "support": support,
+        # kernels side by side split the cores: oversubscribed threads slow PyTorch badly
+        "threads": max(1, (os.cpu_count() or 1) // side_by_side) if side_by_side > 1 else None,
     }
     results: dict[Path, NotebookResult] = {
         p: NotebookResult(p, SKIPPED) for p in entries if not _is_notebook(p)
@@ -385,7 +413,7 @@ def grade(
                 done(run_notebook(notebook, **options))
         else:
             # Threads suffice: each one waits on its kernel and evaluation processes.
-            with ThreadPoolExecutor(min(jobs, len(notebooks))) as pool:
+            with ThreadPoolExecutor(side_by_side) as pool:
                 futures = [pool.submit(run_notebook, nb, **options) for nb in notebooks]
                 for future in as_completed(futures):
                     done(future.result())
