@@ -5,9 +5,8 @@ Run: python book/figures/pytorch_cnn_figures.py
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from _svg import HERE, save
-from matplotlib.patches import FancyArrowPatch, Rectangle
+from _svg import HERE
+from _tensor_row import tensor_row
 
 # (label of the tensor, shape, box height, colour); the boxes' heights follow the
 # spatial size, their widths the number of channels.
@@ -32,34 +31,7 @@ OPS = [
 
 def whole_cnn(path: Path) -> None:
     """The small CNN as a row of tensors, each labelled with its shape."""
-    fig, ax = plt.subplots(figsize=(11, 3.2))
-    x, step, scale = 0.0, 1.6, 0.045
-    centres = []
-    for name, shape, height, channels, colour in TENSORS:
-        h = height * scale
-        w = 0.12 + 0.03 * channels
-        ax.add_patch(Rectangle((x, -h / 2), w, h, facecolor=colour, edgecolor="black"))
-        ax.text(x + w / 2, 0.8, name, ha="center", va="bottom", fontsize=9)
-        ax.text(x + w / 2, -0.8, shape, ha="center", va="top", fontsize=9, family="monospace")
-        centres.append((x, x + w))
-        x += w + step
-    for (_, right), (left, _), op in zip(centres[:-1], centres[1:], OPS, strict=True):
-        ax.add_patch(
-            FancyArrowPatch(
-                (right + 0.08, 0),
-                (left - 0.08, 0),
-                arrowstyle="-|>",
-                mutation_scale=12,
-                color="#555555",
-            )
-        )
-        ax.text(
-            (right + left) / 2, 0.12, op, ha="center", va="bottom", fontsize=7.5, color="#333333"
-        )
-    ax.set_xlim(-0.3, x - step + 0.3)
-    ax.set_ylim(-1.3, 1.2)
-    ax.axis("off")
-    save(fig, path, crop=True)
+    tensor_row(path, TENSORS, OPS)
 
 
 if __name__ == "__main__":
