@@ -56,6 +56,23 @@ def _values(shape: tuple[int, ...]) -> int:
     return count
 
 
+def _sample(dataset, index: int) -> tuple | str:
+    """``dataset[index]`` as ``(image tensor, label)``, or the hint that says why not."""
+    import torch
+
+    try:
+        sample = dataset[index]
+    except Exception as err:
+        return f"dataset[{index}] failed: {type(err).__name__}: {err}"
+    if sample is None:
+        raise NotAttempted("__getitem__ returns None: return (image, label).")
+    if not isinstance(sample, tuple | list) or len(sample) != 2:
+        return f"dataset[i] must return a pair (image, label), got {describe(sample)}."
+    if not isinstance(sample[0], torch.Tensor):
+        return f"the image must be a torch.Tensor, got {describe(sample[0])}."
+    return tuple(sample)
+
+
 @exercise("data-float-bytes", chapter=CHAPTER, points=1)
 def _float_bytes(answer) -> str | None:
     got = as_int(answer, "a number of bytes")
@@ -172,17 +189,10 @@ def _dataset(answer) -> str | None:
         raise NotAttempted("__len__ returns 0: return the number of samples.")
     if size != len(imageset):
         return f"len() gives {size}, but the ImageSet holds {len(imageset)} samples."
-    try:
-        sample = dataset[3]
-    except Exception as err:
-        return f"dataset[3] failed: {type(err).__name__}: {err}"
-    if sample is None:
-        raise NotAttempted("__getitem__ returns None: return (image, label).")
-    if not isinstance(sample, tuple | list) or len(sample) != 2:
-        return f"dataset[i] must return a pair (image, label), got {describe(sample)}."
+    sample = _sample(dataset, 3)
+    if isinstance(sample, str):
+        return sample
     image, label = sample
-    if not isinstance(image, torch.Tensor):
-        return f"the image must be a torch.Tensor, got {describe(image)}."
     expected_shape = (3, 6, 5)
     if tuple(image.shape) == (6, 5, 3):
         return "the image is (H, W, C): PyTorch wants the channels first, (C, H, W)."
@@ -270,17 +280,10 @@ def _csv_dataset(answer) -> str | None:
         if size != len(ids):
             return f"len() gives {size}, but the CSV has {len(ids)} rows."
         row = int(rng.integers(0, len(ids)))
-        try:
-            sample = dataset[row]
-        except Exception as err:
-            return f"dataset[{row}] failed: {type(err).__name__}: {err}"
-        if sample is None:
-            raise NotAttempted("__getitem__ returns None: return (image, label).")
-        if not isinstance(sample, tuple | list) or len(sample) != 2:
-            return f"dataset[i] must return a pair (image, label), got {describe(sample)}."
+        sample = _sample(dataset, row)
+        if isinstance(sample, str):
+            return sample
         image, label = sample
-        if not isinstance(image, torch.Tensor):
-            return f"the image must be a torch.Tensor, got {describe(image)}."
         height, width, channels = CSV_IMAGE
         if tuple(image.shape) == CSV_IMAGE:
             return "the image is (H, W, C): PyTorch wants the channels first, (C, H, W)."
