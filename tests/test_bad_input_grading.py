@@ -15,7 +15,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell  # noqa: E402
 
 from cnncourse.exercises.grade import grade, is_student_cell, run_notebook  # noqa: E402
 
-RIGHT = 'why_params_conv = 320\ncheck("why-params-conv", why_params_conv)'
+RIGHT = (
+    "def conv_params(i, o, k):\n    return i * o * k * k + o\n"
+    'check("why-params-conv", conv_params)'
+)
 
 
 def chapter(code: str):

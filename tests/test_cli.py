@@ -219,7 +219,8 @@ def test_grade_command_writes_the_csv(tmp_path, capsys):
     subs = tmp_path / "subs"
     subs.mkdir()
     notebook(
-        subs / "ann.ipynb", 'why_params_conv = 320\ncheck("why-params-conv", why_params_conv)'
+        subs / "ann.ipynb",
+        'conv_params = lambda i, o, k: i * o * k * k + o\ncheck("why-params-conv", conv_params)',
     )
     notebook(subs / "ben.ipynb", 'check("why-params-conv", 320)')  # check() alone earns nothing
     out = tmp_path / "grades.csv"
@@ -237,8 +238,9 @@ def test_grade_command_writes_the_csv(tmp_path, capsys):
 def test_check_notebook_prints_verdicts_and_strict_mode(tmp_path, capsys):
     solved = notebook(
         tmp_path / "solved.ipynb",
-        'why_params_conv = None\ncheck("why-params-conv", why_params_conv)',  # the stub first
-        "why_params_conv = 320\nwhy_params_dense = 100480\nunshuffle_weight = lambda w, p: w[:, p]\n"
+        'conv_params = None\ncheck("why-params-conv", conv_params)',  # the stub first
+        "conv_params = lambda i, o, k: i * o * k * k + o\ndense_params = lambda i, o: i * o + o\n"
+        "unshuffle_weight = lambda w, p: w[:, p]\n"
         "why_flatten_size = 784",  # then the answers: the grader reads the names at the end
         # the chapter's own state the read and experiment exercises are checked against
         "import pandas as pd, torch\nfrom cnncourse import data, models, train\n"

@@ -46,23 +46,54 @@ def scratch_registry(monkeypatch):
 # ---- the "Why convolutions" checks against oracles -----------------------------------
 
 
-def test_params_dense_matches_torch_and_fails_typical_mistakes(capsys):
-    oracle = sum(p.numel() for p in nn.Linear(784, 128).parameters())
-    assert check("why-params-dense", oracle).passed
-    assert "correct" in capsys.readouterr().out
-    weights_only = check("why-params-dense", 784 * 128)
+def torch_dense_params(in_features, out_features):
+    """Oracle: nn.Linear's own parameter count."""
+    return sum(p.numel() for p in nn.Linear(in_features, out_features).parameters())
+
+
+def torch_conv_params(in_channels, out_channels, kernel_size):
+    """Oracle: nn.Conv2d's own parameter count."""
+    layer = nn.Conv2d(in_channels, out_channels, kernel_size)
+    return sum(p.numel() for p in layer.parameters())
+
+
+def graded(exercise_id: str, answer) -> dict:
+    return registry.evaluate(get_exercise(exercise_id), lambda: answer)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "right", "case", "name"),
+    [
+        ("why-params-dense", torch_dense_params, (784, 128), "dense_params"),
+        ("why-params-conv", torch_conv_params, (1, 32, 3), "conv_params"),
+    ],
+)
+def test_params_functions_pass_and_literals_score_zero(exercise_id, right, case, name):
+    assert get_exercise(exercise_id).name == name
+    assert check(exercise_id, right).passed
+    record = graded(exercise_id, right)
+    assert record["status"] == "pass" and record["points"] == 1, record
+    literal = right(*case)  # the chapter's number, worked out by hand
+    by_hand = check(exercise_id, literal)
+    assert by_hand.status == "fail" and name in by_hand.message  # it asks for the function
+    assert str(literal) in by_hand.message  # ...and says the number itself is right
+    assert graded(exercise_id, literal)["points"] == 0
+    constant = graded(exercise_id, lambda *args: literal)  # right on the chapter's case only
+    assert check(exercise_id, lambda *args: literal).passed
+    assert constant["status"] == "fail" and constant["points"] == 0
+    assert graded(exercise_id, lambda *args: None)["status"] == "not attempted"
+
+
+def test_params_functions_get_the_typical_mistakes_named():
+    weights_only = check("why-params-dense", lambda i, o: i * o)
     assert weights_only.status == "fail" and "bias" in weights_only.message
-    assert str(oracle) not in weights_only.message  # the hint does not give the answer away
-    assert check("why-params-dense", oracle + 1).status == "fail"
-
-
-def test_params_conv_matches_torch_and_fails_typical_mistakes():
-    oracle = sum(p.numel() for p in nn.Conv2d(1, 32, 3).parameters())
-    assert check("why-params-conv", oracle).passed
-    no_bias = check("why-params-conv", 288)
-    assert no_bias.status == "fail" and "bias" in no_bias.message
-    assert "32" in check("why-params-conv", 9).message
-    assert check("why-params-conv", 10).status == "fail"
+    assert str(torch_dense_params(784, 128)) not in weights_only.message
+    assert "bias" in check("why-params-conv", lambda i, o, k: i * o * k * k).message
+    assert "one filter" in check("why-params-conv", lambda i, o, k: i * k * k).message
+    shared = check("why-params-conv", lambda i, o, k: i * o * k * k * 28 * 28)
+    assert "shared" in shared.message
+    wrong_number = check("why-params-conv", 10)  # a wrong number: the hint, then the function
+    assert wrong_number.status == "fail" and "conv_params" in wrong_number.message
 
 
 def test_shuffle_pixels_answer_is_what_a_permuted_mlp_shows():
@@ -121,26 +152,26 @@ def test_flatten_rule_fallback_agrees_with_the_model():
 
 @pytest.mark.parametrize("answer", [None, ...])
 def test_not_attempted(answer, capsys):
-    verdict = check("why-params-dense", answer)
+    verdict = check("why-flatten-size", answer)
     assert verdict.status == "not attempted" and not verdict.passed and verdict.points == 0
     assert "replace None with your answer" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("answer", "expected_words"),
-    [("100480", "drop the quotes"), (True, "bool"), ([1, 2], "int"), (3.5, "int")],
+    [("784", "drop the quotes"), (True, "bool"), ([1, 2], "int"), (3.5, "int")],
 )
 def test_wrong_type_says_what_is_expected(answer, expected_words):
-    verdict = check("why-params-dense", answer)
+    verdict = check("why-flatten-size", answer)
     assert verdict.status == "fail"
     assert "wrong type" in verdict.message and "an int" in verdict.message
     assert expected_words in verdict.message
 
 
 def test_numpy_and_torch_scalars_are_accepted():
-    assert check("why-params-dense", np.int64(100480)).passed
-    assert check("why-params-dense", torch.tensor(100480)).passed
-    assert check("why-params-dense", 100480.0).passed
+    assert check("why-flatten-size", np.int64(784)).passed
+    assert check("why-flatten-size", torch.tensor(784)).passed
+    assert check("why-flatten-size", 784.0).passed
 
 
 def test_exception_in_checker_becomes_a_fail(scratch_registry):
@@ -225,7 +256,7 @@ def test_loading_every_check_stays_light():
 def test_grading_log_gets_one_json_line_per_check(tmp_path, monkeypatch):
     log = tmp_path / "log.jsonl"
     monkeypatch.setenv(registry.GRADING_LOG_ENV, str(log))
-    check("why-params-dense", 100480)
+    check("why-params-dense", lambda i, o: i * o + o)
     check("why-params-conv", None)
     check("why-shuffle-pixels", lambda w, p: w)
     records = [json.loads(line) for line in log.read_text().splitlines()]

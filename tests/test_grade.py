@@ -38,8 +38,8 @@ RF_LITERAL = (
     f'check("{RF}", receptive_field)'
 )
 HONEST = (
-    "why_params_dense = 784 * 128 + 128\ncheck('why-params-dense', why_params_dense)",
-    "why_params_conv = 320\ncheck('why-params-conv', why_params_conv)",
+    "def dense_params(i, o):\n    return i * o + o\ncheck('why-params-dense', dense_params)",
+    "def conv_params(i, o, k):\n    return i * o * k * k + o\ncheck('why-params-conv', conv_params)",
     "unshuffle_weight = lambda weight, perm: weight[:, perm]",
     "why_flatten_size = 16 * 7 * 7",
     "pool_output_shape = (32, 64, 7, 7)",

@@ -6,13 +6,18 @@ Expected values are computed from the problem (layer sizes, the model in
 
 from __future__ import annotations
 
+import random
+import secrets
+
 from cnncourse.exercises.answers import (
     NotAttempted,
     as_callable,
     as_float,
     as_int,
+    check_fresh_cases,
     compare_float,
     compare_int,
+    value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
@@ -98,40 +103,81 @@ def flatten_size(stack, size: int = IMAGE_SIZE, channels: int = 1, *, skip: str 
     return channels * size * size
 
 
-@exercise("why-params-dense", chapter=CHAPTER, points=1)
+def _dense_mistakes(n_in: int, n_out: int) -> dict[int, str]:
+    return {
+        n_in * n_out: "that counts the weights only: each output unit also has a bias.",
+        n_in + n_out: "every output unit connects to every input.",
+        n_in * n_out + n_in: "there is one bias per output unit, not per input.",
+    }
+
+
+def _conv_mistakes(c_in: int, c_out: int, k: int) -> dict[int, str]:
+    weights = c_in * c_out * k * k
+    mistakes = {
+        weights: "that counts the weights only: each filter also has one bias.",
+        c_in * k * k: "that is one filter; the layer has out_channels of them.",
+        c_in * k * k + 1: "that is one filter with its bias; the layer has out_channels of them.",
+        weights * IMAGE_SIZE * IMAGE_SIZE: (
+            "a filter's weights are shared across all positions: the image size does not "
+            "enter the count."
+        ),
+    }
+    mistakes.pop(conv_params(c_in, c_out, k), None)
+    return mistakes
+
+
+def _count_feedback(answer, args: tuple, name: str, expected: int, mistakes) -> str | None:
+    """Feedback on the chapter's case; a plain number is told that the function is needed."""
+    got = as_int(value_of_case(answer, args, name), "a number of parameters")
+    hint = compare_int(got, expected, known_mistakes=mistakes)
+    if callable(answer):
+        return hint
+    need = f"pass the function {name} itself: it is then tried on other layer sizes."
+    if hint is None:
+        return f"{got} is right for this layer, but the exercise asks for a function: {need}"
+    return f"{hint} Then {need}"
+
+
+def _count_graded(answer, name: str, formula, draw) -> str | None:
+    """Fresh layer sizes drawn at grading time: a hard-coded number fails."""
+    rng = random.Random(secrets.randbits(64))
+    cases = [(args, formula(*args)) for args in (draw(rng) for _ in range(5))]
+    return check_fresh_cases(answer, cases, name, rtol=0.0, atol=0.0)
+
+
+@exercise("why-params-dense", name="dense_params", chapter=CHAPTER, points=1)
 def _params_dense(answer) -> str | None:
-    got = as_int(answer, "a number of parameters")
-    expected = dense_params(DENSE_IN, DENSE_OUT)
-    return compare_int(
-        got,
-        expected,
-        known_mistakes={
-            DENSE_IN
-            * DENSE_OUT: "that counts the weights only: each output unit also has a bias.",
-            DENSE_IN
-            + DENSE_OUT: "every one of the 128 units connects to every one of the 784 inputs.",
-            DENSE_IN * DENSE_OUT + DENSE_IN: "there is one bias per output unit, not per input.",
-        },
+    args = (DENSE_IN, DENSE_OUT)
+    return _count_feedback(
+        answer, args, "dense_params", dense_params(*args), _dense_mistakes(*args)
     )
 
 
-@exercise("why-params-conv", chapter=CHAPTER, points=1)
+@grading("why-params-dense")
+def _params_dense_graded(answer) -> str | None:
+    """Layer sizes drawn at grading time."""
+    return _count_graded(
+        answer,
+        "dense_params",
+        dense_params,
+        lambda rng: (rng.randint(2, 4000), rng.randint(2, 2000)),
+    )
+
+
+@exercise("why-params-conv", name="conv_params", chapter=CHAPTER, points=1)
 def _params_conv(answer) -> str | None:
-    got = as_int(answer, "a number of parameters")
-    expected = conv_params(CONV_IN, CONV_OUT, CONV_K)
-    weights = CONV_IN * CONV_OUT * CONV_K * CONV_K
-    return compare_int(
-        got,
-        expected,
-        known_mistakes={
-            weights: "that counts the weights only: each filter also has one bias.",
-            CONV_K * CONV_K: "that is one filter; the layer has 32 of them.",
-            CONV_K * CONV_K + 1: "that is one filter with its bias; the layer has 32 of them.",
-            weights * IMAGE_SIZE * IMAGE_SIZE: (
-                "a filter's weights are shared across all positions: the image size does not "
-                "enter the count."
-            ),
-        },
+    args = (CONV_IN, CONV_OUT, CONV_K)
+    return _count_feedback(answer, args, "conv_params", conv_params(*args), _conv_mistakes(*args))
+
+
+@grading("why-params-conv")
+def _params_conv_graded(answer) -> str | None:
+    """Channel counts and kernel sizes drawn at grading time."""
+    return _count_graded(
+        answer,
+        "conv_params",
+        conv_params,
+        lambda rng: (rng.randint(1, 256), rng.randint(1, 512), rng.choice((1, 3, 5, 7))),
     )
 
 
