@@ -11,6 +11,7 @@ from torch import nn
 
 from cnncourse.exercises import check, registry
 from cnncourse.exercises.checks import convolution as conv_checks
+from cnncourse.exercises.registry import evaluate
 
 IDS = (
     "conv-output-size",
@@ -40,32 +41,84 @@ def test_every_check_is_registered_for_the_chapter_and_none_is_not_attempted(exe
     assert check(exercise_id, None).status == "not attempted"
 
 
-def test_output_size_is_what_torch_produces_and_mistakes_get_hints():
-    layer = nn.Conv2d(
-        1, 1, conv_checks.KERNEL, stride=conv_checks.STRIDE, padding=conv_checks.PADDING
+def conv_output_size(size, kernel, stride, padding):
+    """The chapter's solution."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv_params(in_channels, out_channels, kernel_size):
+    """The chapter's solution."""
+    return (in_channels * kernel_size**2 + 1) * out_channels
+
+
+def torch_output_size(size, kernel, stride, padding):
+    """The oracle: the width PyTorch's own layer produces."""
+    layer = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding)
+    return layer(torch.zeros(1, 1, size, size)).shape[-1]
+
+
+def torch_params(in_channels, out_channels, kernel_size):
+    """The oracle: the parameters PyTorch's own layer holds."""
+    layer = nn.Conv2d(in_channels, out_channels, kernel_size)
+    return sum(p.numel() for p in layer.parameters())
+
+
+def grade(exercise_id, answer):
+    return evaluate(registry.get_exercise(exercise_id), lambda: answer)
+
+
+def test_output_size_function_passes_feedback_and_grading():
+    assert check("conv-output-size", conv_output_size).passed
+    assert check("conv-output-size", torch_output_size).passed
+    graded = grade("conv-output-size", conv_output_size)
+    assert graded["status"] == "pass" and graded["points"] == 1
+
+
+def test_output_size_mistakes_get_hints_without_the_answer():
+    oracle = torch_output_size(
+        conv_checks.SIZE, conv_checks.KERNEL, conv_checks.STRIDE, conv_checks.PADDING
     )
-    oracle = layer(torch.zeros(1, 1, conv_checks.SIZE, conv_checks.SIZE)).shape[-1]
-    assert check("conv-output-size", oracle).passed
-    assert check("conv-output-size", torch.tensor(oracle)).passed  # a tensor answer is read too
-    no_padding = check("conv-output-size", (32 - 5) // 2 + 1)
+    no_padding = check("conv-output-size", lambda n, k, s, p: (n - k) // s + 1)
     assert no_padding.status == "fail" and "each" in no_padding.message
-    ceil = check("conv-output-size", oracle + 1)
+    ceil = check("conv-output-size", lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1)
     assert ceil.status == "fail" and "down" in ceil.message
-    no_stride = check("conv-output-size", 32 + 2 - 5 + 1)
+    no_stride = check("conv-output-size", lambda n, k, s, p: n + 2 * p - k + 1)
     assert "stride" in no_stride.message
     assert str(oracle) not in no_padding.message + ceil.message + no_stride.message
-    assert check("conv-output-size", "15").status == "fail"  # a string: wrong type
+    assert check("conv-output-size", lambda n, k, s, p: "15").status == "fail"
+    assert check("conv-output-size", conv_output_size.__doc__).status == "fail"  # no function
 
 
-def test_params_rgb_matches_torch_and_fails_typical_mistakes():
-    oracle = sum(p.numel() for p in nn.Conv2d(3, 16, kernel_size=5).parameters())
-    assert check("conv-params-rgb", oracle).passed
-    no_bias = check("conv-params-rgb", oracle - 16)
+def test_output_size_as_a_literal_fails_feedback_and_grading():
+    oracle = torch_output_size(
+        conv_checks.SIZE, conv_checks.KERNEL, conv_checks.STRIDE, conv_checks.PADDING
+    )
+    plain = check("conv-output-size", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("conv-output-size", oracle)["points"] == 0
+    constant = grade("conv-output-size", lambda n, k, s, p: oracle)
+    assert constant["status"] == "fail" and constant["points"] == 0
+
+
+def test_params_function_matches_torch_in_feedback_and_grading():
+    assert check("conv-params-rgb", conv_params).passed
+    assert check("conv-params-rgb", torch_params).passed
+    graded = grade("conv-params-rgb", conv_params)
+    assert graded["status"] == "pass" and graded["points"] == 1
+
+
+def test_params_mistakes_get_hints_and_a_literal_fails_grading():
+    oracle = torch_params(3, 16, 5)
+    no_bias = check("conv-params-rgb", lambda c, o, k: c * k * k * o)
     assert no_bias.status == "fail" and "bias" in no_bias.message
-    one_channel = check("conv-params-rgb", 5 * 5 * 16 + 16)
+    one_channel = check("conv-params-rgb", lambda c, o, k: (k * k + 1) * o)
     assert one_channel.status == "fail" and "channel" in one_channel.message
-    assert check("conv-params-rgb", oracle + 1).status == "fail"
-    assert str(oracle) not in no_bias.message
+    assert check("conv-params-rgb", lambda c, o, k: oracle + 1).status == "fail"
+    assert str(oracle) not in no_bias.message + one_channel.message
+    plain = check("conv-params-rgb", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("conv-params-rgb", oracle)["points"] == 0
+    assert grade("conv-params-rgb", lambda c, o, k: oracle)["points"] == 0
 
 
 @pytest.mark.keras

@@ -6,6 +6,9 @@ the output-size rule), not stored, so they follow the chapter if it changes.
 
 from __future__ import annotations
 
+import random
+import secrets
+
 from cnncourse.exercises.answers import (
     NotAttempted,
     WrongType,
@@ -13,9 +16,11 @@ from cnncourse.exercises.answers import (
     as_float,
     as_int,
     as_shape,
+    check_fresh_cases,
     compare_float,
     compare_int,
     describe,
+    value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
@@ -44,9 +49,21 @@ def _merge(pairs: list[tuple[int, str]]) -> dict[int, str]:
     return {value: " Or: ".join(found) for value, found in hints.items()}
 
 
-@exercise("conv-output-size", chapter=CHAPTER, points=1)
+def _needs_function(verdict: str | None, what: str) -> str:
+    """Feedback on a plain number: its verdict, and that the grade calls a function."""
+    said = "the number is right for this case." if verdict is None else verdict
+    return f"{said} The grade calls {what}(...) on arguments you have not seen: define it as a function."
+
+
+def conv_params(in_channels: int, out_channels: int, kernel_size: int) -> int:
+    """Parameters of a square-kernel convolution with bias: ``(C * k * k + 1) * O``."""
+    return (in_channels * kernel_size * kernel_size + 1) * out_channels
+
+
+@exercise("conv-output-size", name="conv_output_size", chapter=CHAPTER, points=1)
 def _output_size(answer) -> str | None:
-    got = as_int(answer, "a width in pixels")
+    value = value_of_case(answer, (SIZE, KERNEL, STRIDE, PADDING), "conv_output_size")
+    got = as_int(value, "a width in pixels")
     expected = output_size(SIZE, KERNEL, STRIDE, PADDING)
     mistakes = _merge(
         [
@@ -64,16 +81,32 @@ def _output_size(answer) -> str | None:
         ]
     )
     mistakes.pop(expected, None)
-    return compare_int(got, expected, known_mistakes=mistakes)
+    verdict = compare_int(got, expected, known_mistakes=mistakes)
+    if not callable(answer):
+        return _needs_function(verdict, "conv_output_size")
+    return verdict
 
 
-@exercise("conv-params-rgb", chapter=CHAPTER, points=1)
+@grading("conv-output-size")
+def _output_size_graded(answer) -> str | None:
+    """Sizes, kernels, strides and paddings drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(6):
+        kernel, stride, padding = rng.randint(1, 7), rng.randint(1, 4), rng.randint(0, 3)
+        size = rng.randint(max(1, kernel - 2 * padding), 64)
+        args = (size, kernel, stride, padding)
+        cases.append((args, output_size(*args)))
+    return check_fresh_cases(answer, cases, "conv_output_size", rtol=0, atol=1e-9)
+
+
+@exercise("conv-params-rgb", name="conv_params", chapter=CHAPTER, points=1)
 def _params_rgb(answer) -> str | None:
-    got = as_int(answer, "a number of parameters")
+    got = as_int(value_of_case(answer, (RGB_IN, RGB_OUT, RGB_K), "conv_params"), "a count")
     weights = RGB_IN * RGB_K * RGB_K * RGB_OUT
-    return compare_int(
+    verdict = compare_int(
         got,
-        weights + RGB_OUT,
+        conv_params(RGB_IN, RGB_OUT, RGB_K),
         known_mistakes={
             weights: "that counts the weights only: each filter also has one bias.",
             RGB_K * RGB_K * RGB_OUT + RGB_OUT: (
@@ -84,6 +117,20 @@ def _params_rgb(answer) -> str | None:
             RGB_IN * RGB_K * RGB_K + 1: "that is one filter; the layer has 16 of them.",
         },
     )
+    if not callable(answer):
+        return _needs_function(verdict, "conv_params")
+    return verdict
+
+
+@grading("conv-params-rgb")
+def _params_rgb_graded(answer) -> str | None:
+    """Channel counts and kernel sizes drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(6):
+        args = (rng.randint(1, 64), rng.randint(1, 128), rng.randint(1, 7))
+        cases.append((args, conv_params(*args)))
+    return check_fresh_cases(answer, cases, "conv_params", rtol=0, atol=1e-9)
 
 
 @exercise("conv-keras-kernel", chapter=CHAPTER, points=1)
