@@ -58,9 +58,18 @@ def test_conv_shape_wrong_type():
 # ---- torch-steps-per-epoch ---------------------------------------------------------------
 
 
+def steps_solution(n_samples, batch_size, drop_last=False):
+    return n_samples // batch_size if drop_last else -(-n_samples // batch_size)
+
+
 def test_steps_solution_counts_dataloader_batches():
-    loader = torch.utils.data.DataLoader(range(54_000), batch_size=128)
-    assert check("torch-steps-per-epoch", len(loader)).passed
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n, batch = int(rng.integers(1, 5000)), int(rng.integers(1, 300))
+        for drop_last in (False, True):
+            loader = torch.utils.data.DataLoader(range(n), batch_size=batch, drop_last=drop_last)
+            assert steps_solution(n, batch, drop_last) == len(loader)
+    assert check("torch-steps-per-epoch", steps_solution).passed
 
 
 @pytest.mark.parametrize(
@@ -69,6 +78,38 @@ def test_steps_solution_counts_dataloader_batches():
 def test_steps_mistakes_get_hints(wrong, words):
     result = check("torch-steps-per-epoch", wrong)
     assert result.status == "fail" and words in result.message
+    result = check("torch-steps-per-epoch", lambda n, b, drop_last=False: wrong)
+    assert result.status == "fail" and words in result.message
+
+
+def test_steps_right_number_says_the_grade_needs_the_function():
+    result = check("torch-steps-per-epoch", 422)
+    assert result.status == "fail" and "grade needs the function" in result.message
+
+
+def test_steps_feedback_tries_drop_last():
+    def ignores_drop_last(n_samples, batch_size, drop_last=False):
+        return -(-n_samples // batch_size)
+
+    def drops_always_one(n_samples, batch_size, drop_last=False):
+        return -(-n_samples // batch_size) - (1 if drop_last else 0)
+
+    for wrong in (ignores_drop_last, drops_always_one):
+        result = check("torch-steps-per-epoch", wrong)
+        assert result.status == "fail" and "drop_last" in result.message, result.message
+
+
+def test_steps_grading_passes_the_function_and_fails_literals():
+    ex = get_exercise("torch-steps-per-epoch")
+    assert ex.name == "steps_per_epoch"
+    assert evaluate(ex, lambda: steps_solution)["status"] == "pass"
+    assert evaluate(ex, lambda: 422)["points"] == 0
+    assert evaluate(ex, lambda: lambda n, b, drop_last=False: 422)["points"] == 0
+
+    def chapter_case_only(n_samples, batch_size, drop_last=False):
+        return (421 if drop_last else 422) if n_samples == 54_000 else 421
+
+    assert evaluate(ex, lambda: chapter_case_only)["status"] == "fail"
 
 
 # ---- torch-cross-entropy -----------------------------------------------------------------

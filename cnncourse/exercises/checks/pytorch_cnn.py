@@ -7,6 +7,8 @@ logits given); the function answer is run on a small model built here.
 from __future__ import annotations
 
 import math
+import random
+import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -15,10 +17,12 @@ from cnncourse.exercises.answers import (
     as_float,
     as_int,
     as_shape,
+    check_function,
     compare_float,
     compare_int,
     compare_shape,
     describe,
+    value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
@@ -68,18 +72,58 @@ def _conv_shape(answer) -> str | None:
     return compare_shape(got, expected)
 
 
-@exercise("torch-steps-per-epoch", chapter=CHAPTER, points=1)
+def steps_per_epoch(n_samples: int, batch_size: int, drop_last: bool = False) -> int:
+    """Optimizer steps in one epoch: one per batch, the short last batch too unless dropped."""
+    full, rest = divmod(n_samples, batch_size)
+    return full + (1 if rest and not drop_last else 0)
+
+
+def _compare_steps(got, expected: int) -> str | None:
+    return compare_int(as_int(got, "a number of steps"), expected)
+
+
+@exercise("torch-steps-per-epoch", name="steps_per_epoch", chapter=CHAPTER, points=1)
 def _steps(answer) -> str | None:
-    got = as_int(answer, "a number of steps")
-    expected = math.ceil(IMAGES / BATCH_SIZE)
-    return compare_int(
-        got,
-        expected,
-        known_mistakes={
-            IMAGES // BATCH_SIZE: "the last batch is smaller than 128, but it is a step too.",
-            IMAGES: "the optimizer steps once per batch, not once per image.",
-        },
-    )
+    expected = steps_per_epoch(IMAGES, BATCH_SIZE)
+    mistakes = {
+        IMAGES // BATCH_SIZE: "the last batch is smaller than 128, but it is a step too.",
+        IMAGES: "the optimizer steps once per batch, not once per image.",
+    }
+    if not callable(answer):
+        got = as_int(answer, "a number of steps")
+        if got == expected:
+            return (
+                "that number is right for 54,000 images, but the grade needs the function: "
+                "define steps_per_epoch(n_samples, batch_size, drop_last) and pass it."
+            )
+        return compare_int(got, expected, known_mistakes=mistakes)
+    got = as_int(value_of_case(answer, (IMAGES, BATCH_SIZE, False), "steps_per_epoch"), "steps")
+    if got != expected:
+        return compare_int(got, expected, known_mistakes=mistakes)
+    cases = [
+        ((IMAGES, BATCH_SIZE, True), steps_per_epoch(IMAGES, BATCH_SIZE, True)),
+        ((IMAGES - 112, BATCH_SIZE, False), steps_per_epoch(IMAGES - 112, BATCH_SIZE, False)),
+        ((IMAGES - 112, BATCH_SIZE, True), steps_per_epoch(IMAGES - 112, BATCH_SIZE, True)),
+    ]
+    hint = check_function(answer, cases, compare=_compare_steps, name="steps_per_epoch")
+    if hint is not None:
+        return hint + " drop_last=True leaves out a short last batch; a full one stays."
+    return None
+
+
+@grading("torch-steps-per-epoch")
+def _steps_graded(answer) -> str | None:
+    """Dataset sizes, batch sizes and drop_last drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for drop_last in (False, True, False, True):
+        n, batch = rng.randint(100, 100_000), rng.randint(2, 600)
+        cases.append(((n, batch, drop_last), steps_per_epoch(n, batch, drop_last)))
+    batch = rng.randint(2, 600)
+    n = batch * rng.randint(1, 200)  # an exact multiple: no short last batch to drop
+    cases.append(((n, batch, True), n // batch))
+    func = as_callable(answer, "a function steps_per_epoch(n_samples, batch_size, drop_last)")
+    return check_function(func, cases, compare=_compare_steps, name="steps_per_epoch")
 
 
 def cross_entropy(logits, target: int) -> float:
