@@ -43,9 +43,29 @@ def _conv_size(n: int, kernel: int, padding: int, stride: int = 1) -> int:
     return (n + 2 * padding - kernel) // stride + 1
 
 
-@exercise("torch-conv-shape", chapter=CHAPTER, points=1)
+def conv_pool_shape(
+    input_shape: tuple[int, int, int, int],
+    out_channels: int,
+    kernel_size: int,
+    padding: int,
+    pool: int,
+) -> tuple[int, int, int, int]:
+    """Shape after Conv2d(stride 1, ``padding``), ReLU and MaxPool2d(``pool``) on (N, C, H, W)."""
+    n, _, h, w = input_shape
+    h, w = (_conv_size(x, kernel_size, padding) // pool for x in (h, w))
+    return (n, out_channels, h, w)
+
+
+def _compare_shapes(got, expected) -> str | None:
+    return compare_shape(as_shape(got, "a shape"), expected)
+
+
+_CHAPTER_CONV = ((BATCH, IN_CHANNELS, SIZE, SIZE), OUT_CHANNELS, KERNEL, PADDING, POOL)
+
+
+@exercise("torch-conv-shape", name="conv_pool_shape", chapter=CHAPTER, points=1)
 def _conv_shape(answer) -> str | None:
-    got = as_shape(answer, "a shape")
+    got = as_shape(value_of_case(answer, _CHAPTER_CONV, "conv_pool_shape"), "a shape")
     conv = _conv_size(SIZE, KERNEL, PADDING)
     pooled = conv // POOL
     expected = (BATCH, OUT_CHANNELS, pooled, pooled)
@@ -69,7 +89,31 @@ def _conv_shape(answer) -> str | None:
     )
     if got in mistakes:
         return mistakes[got]
-    return compare_shape(got, expected)
+    hint = compare_shape(got, expected)
+    if hint is not None or not callable(answer):
+        return hint or (
+            "that shape is right for this batch, but the grade needs the function: define "
+            "conv_pool_shape(input_shape, out_channels, kernel_size, padding, pool) and pass it."
+        )
+    cases = [
+        (((4, 3, 17, 10), 6, 5, 2, 2), conv_pool_shape((4, 3, 17, 10), 6, 5, 2, 2)),
+        (((1, 2, 30, 31), 16, 3, 0, 3), conv_pool_shape((1, 2, 30, 31), 16, 3, 0, 3)),
+    ]
+    return check_function(answer, cases, compare=_compare_shapes, name="conv_pool_shape")
+
+
+@grading("torch-conv-shape")
+def _conv_shape_graded(answer) -> str | None:
+    """Input shapes and layer sizes drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(5):
+        kernel = rng.choice((1, 3, 5, 7))
+        shape = (rng.randint(1, 64), rng.randint(1, 8), rng.randint(16, 64), rng.randint(16, 64))
+        args = (shape, rng.randint(1, 64), kernel, rng.randint(0, kernel // 2), rng.randint(2, 4))
+        cases.append((args, conv_pool_shape(*args)))
+    func = as_callable(answer, "a function conv_pool_shape(...)")
+    return check_function(func, cases, compare=_compare_shapes, name="conv_pool_shape")
 
 
 def steps_per_epoch(n_samples: int, batch_size: int, drop_last: bool = False) -> int:
