@@ -28,12 +28,30 @@ def test_none_is_not_attempted(exercise_id):
 # ---- torch-conv-shape --------------------------------------------------------------------
 
 
+def conv_solution(input_shape, out_channels, kernel_size, padding, pool):
+    n, _, h, w = input_shape
+    h, w = ((x + 2 * padding - kernel_size + 1) // pool for x in (h, w))
+    return (n, out_channels, h, w)
+
+
 def test_conv_shape_solution_agrees_with_pytorch():
-    layers = nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-    shape = layers(torch.zeros(32, 1, 28, 28)).shape
-    assert check("torch-conv-shape", shape).passed
-    assert check("torch-conv-shape", (32, 8, 14, 14)).passed
-    assert check("torch-conv-shape", [32, 8, 14, 14]).passed
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        shape = tuple(int(x) for x in rng.integers([1, 1, 16, 16], [6, 4, 40, 40]))
+        kernel = int(rng.choice([1, 3, 5]))
+        out, padding, pool = int(rng.integers(1, 9)), int(rng.integers(0, kernel // 2 + 1)), 2
+        layers = nn.Sequential(
+            nn.Conv2d(shape[1], out, kernel, padding=padding), nn.ReLU(), nn.MaxPool2d(pool)
+        )
+        expected = tuple(layers(torch.zeros(shape)).shape)
+        assert conv_solution(shape, out, kernel, padding, pool) == expected
+    assert check("torch-conv-shape", conv_solution).passed
+
+
+def test_conv_shape_right_tuple_says_the_grade_needs_the_function():
+    for right in ((32, 8, 14, 14), [32, 8, 14, 14], torch.Size([32, 8, 14, 14])):
+        result = check("torch-conv-shape", right)
+        assert result.status == "fail" and "grade needs the function" in result.message
 
 
 @pytest.mark.parametrize(
@@ -47,20 +65,47 @@ def test_conv_shape_solution_agrees_with_pytorch():
     ],
 )
 def test_conv_shape_mistakes_get_hints(wrong, words):
-    result = check("torch-conv-shape", wrong)
-    assert result.status == "fail" and words in result.message, result.message
+    for answer in (wrong, lambda *args: wrong):
+        result = check("torch-conv-shape", answer)
+        assert result.status == "fail" and words in result.message, result.message
+
+
+def test_conv_shape_feedback_tries_other_sizes():
+    def square_only(input_shape, out_channels, kernel_size, padding, pool):
+        n, _, h, _ = input_shape
+        side = (h + 2 * padding - kernel_size + 1) // pool
+        return (n, out_channels, side, side)
+
+    assert check("torch-conv-shape", square_only).status == "fail"
 
 
 def test_conv_shape_wrong_type():
     assert "wrong type" in check("torch-conv-shape", "32, 8, 14, 14").message
 
 
+def test_conv_shape_grading_passes_the_function_and_fails_literals():
+    ex = get_exercise("torch-conv-shape")
+    assert ex.name == "conv_pool_shape"
+    assert evaluate(ex, lambda: conv_solution)["status"] == "pass"
+    assert evaluate(ex, lambda: (32, 8, 14, 14))["points"] == 0
+    assert evaluate(ex, lambda: lambda *args: (32, 8, 14, 14))["points"] == 0
+
+
 # ---- torch-steps-per-epoch ---------------------------------------------------------------
 
 
+def steps_solution(n_samples, batch_size, drop_last=False):
+    return n_samples // batch_size if drop_last else -(-n_samples // batch_size)
+
+
 def test_steps_solution_counts_dataloader_batches():
-    loader = torch.utils.data.DataLoader(range(54_000), batch_size=128)
-    assert check("torch-steps-per-epoch", len(loader)).passed
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n, batch = int(rng.integers(1, 5000)), int(rng.integers(1, 300))
+        for drop_last in (False, True):
+            loader = torch.utils.data.DataLoader(range(n), batch_size=batch, drop_last=drop_last)
+            assert steps_solution(n, batch, drop_last) == len(loader)
+    assert check("torch-steps-per-epoch", steps_solution).passed
 
 
 @pytest.mark.parametrize(
@@ -69,6 +114,38 @@ def test_steps_solution_counts_dataloader_batches():
 def test_steps_mistakes_get_hints(wrong, words):
     result = check("torch-steps-per-epoch", wrong)
     assert result.status == "fail" and words in result.message
+    result = check("torch-steps-per-epoch", lambda n, b, drop_last=False: wrong)
+    assert result.status == "fail" and words in result.message
+
+
+def test_steps_right_number_says_the_grade_needs_the_function():
+    result = check("torch-steps-per-epoch", 422)
+    assert result.status == "fail" and "grade needs the function" in result.message
+
+
+def test_steps_feedback_tries_drop_last():
+    def ignores_drop_last(n_samples, batch_size, drop_last=False):
+        return -(-n_samples // batch_size)
+
+    def drops_always_one(n_samples, batch_size, drop_last=False):
+        return -(-n_samples // batch_size) - (1 if drop_last else 0)
+
+    for wrong in (ignores_drop_last, drops_always_one):
+        result = check("torch-steps-per-epoch", wrong)
+        assert result.status == "fail" and "drop_last" in result.message, result.message
+
+
+def test_steps_grading_passes_the_function_and_fails_literals():
+    ex = get_exercise("torch-steps-per-epoch")
+    assert ex.name == "steps_per_epoch"
+    assert evaluate(ex, lambda: steps_solution)["status"] == "pass"
+    assert evaluate(ex, lambda: 422)["points"] == 0
+    assert evaluate(ex, lambda: lambda n, b, drop_last=False: 422)["points"] == 0
+
+    def chapter_case_only(n_samples, batch_size, drop_last=False):
+        return (421 if drop_last else 422) if n_samples == 54_000 else 421
+
+    assert evaluate(ex, lambda: chapter_case_only)["status"] == "fail"
 
 
 # ---- torch-cross-entropy -----------------------------------------------------------------

@@ -7,6 +7,8 @@ logits given); the function answer is run on a small model built here.
 from __future__ import annotations
 
 import math
+import random
+import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -15,10 +17,12 @@ from cnncourse.exercises.answers import (
     as_float,
     as_int,
     as_shape,
+    check_function,
     compare_float,
     compare_int,
     compare_shape,
     describe,
+    value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
@@ -39,9 +43,29 @@ def _conv_size(n: int, kernel: int, padding: int, stride: int = 1) -> int:
     return (n + 2 * padding - kernel) // stride + 1
 
 
-@exercise("torch-conv-shape", chapter=CHAPTER, points=1)
+def conv_pool_shape(
+    input_shape: tuple[int, int, int, int],
+    out_channels: int,
+    kernel_size: int,
+    padding: int,
+    pool: int,
+) -> tuple[int, int, int, int]:
+    """Shape after Conv2d(stride 1, ``padding``), ReLU and MaxPool2d(``pool``) on (N, C, H, W)."""
+    n, _, h, w = input_shape
+    h, w = (_conv_size(x, kernel_size, padding) // pool for x in (h, w))
+    return (n, out_channels, h, w)
+
+
+def _compare_shapes(got, expected) -> str | None:
+    return compare_shape(as_shape(got, "a shape"), expected)
+
+
+_CHAPTER_CONV = ((BATCH, IN_CHANNELS, SIZE, SIZE), OUT_CHANNELS, KERNEL, PADDING, POOL)
+
+
+@exercise("torch-conv-shape", name="conv_pool_shape", chapter=CHAPTER, points=1)
 def _conv_shape(answer) -> str | None:
-    got = as_shape(answer, "a shape")
+    got = as_shape(value_of_case(answer, _CHAPTER_CONV, "conv_pool_shape"), "a shape")
     conv = _conv_size(SIZE, KERNEL, PADDING)
     pooled = conv // POOL
     expected = (BATCH, OUT_CHANNELS, pooled, pooled)
@@ -65,21 +89,85 @@ def _conv_shape(answer) -> str | None:
     )
     if got in mistakes:
         return mistakes[got]
-    return compare_shape(got, expected)
+    hint = compare_shape(got, expected)
+    if hint is not None or not callable(answer):
+        return hint or (
+            "that shape is right for this batch, but the grade needs the function: define "
+            "conv_pool_shape(input_shape, out_channels, kernel_size, padding, pool) and pass it."
+        )
+    cases = [
+        (((4, 3, 17, 10), 6, 5, 2, 2), conv_pool_shape((4, 3, 17, 10), 6, 5, 2, 2)),
+        (((1, 2, 30, 31), 16, 3, 0, 3), conv_pool_shape((1, 2, 30, 31), 16, 3, 0, 3)),
+    ]
+    return check_function(answer, cases, compare=_compare_shapes, name="conv_pool_shape")
 
 
-@exercise("torch-steps-per-epoch", chapter=CHAPTER, points=1)
+@grading("torch-conv-shape")
+def _conv_shape_graded(answer) -> str | None:
+    """Input shapes and layer sizes drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(5):
+        kernel = rng.choice((1, 3, 5, 7))
+        shape = (rng.randint(1, 64), rng.randint(1, 8), rng.randint(16, 64), rng.randint(16, 64))
+        args = (shape, rng.randint(1, 64), kernel, rng.randint(0, kernel // 2), rng.randint(2, 4))
+        cases.append((args, conv_pool_shape(*args)))
+    func = as_callable(answer, "a function conv_pool_shape(...)")
+    return check_function(func, cases, compare=_compare_shapes, name="conv_pool_shape")
+
+
+def steps_per_epoch(n_samples: int, batch_size: int, drop_last: bool = False) -> int:
+    """Optimizer steps in one epoch: one per batch, the short last batch too unless dropped."""
+    full, rest = divmod(n_samples, batch_size)
+    return full + (1 if rest and not drop_last else 0)
+
+
+def _compare_steps(got, expected: int) -> str | None:
+    return compare_int(as_int(got, "a number of steps"), expected)
+
+
+@exercise("torch-steps-per-epoch", name="steps_per_epoch", chapter=CHAPTER, points=1)
 def _steps(answer) -> str | None:
-    got = as_int(answer, "a number of steps")
-    expected = math.ceil(IMAGES / BATCH_SIZE)
-    return compare_int(
-        got,
-        expected,
-        known_mistakes={
-            IMAGES // BATCH_SIZE: "the last batch is smaller than 128, but it is a step too.",
-            IMAGES: "the optimizer steps once per batch, not once per image.",
-        },
-    )
+    expected = steps_per_epoch(IMAGES, BATCH_SIZE)
+    mistakes = {
+        IMAGES // BATCH_SIZE: "the last batch is smaller than 128, but it is a step too.",
+        IMAGES: "the optimizer steps once per batch, not once per image.",
+    }
+    if not callable(answer):
+        got = as_int(answer, "a number of steps")
+        if got == expected:
+            return (
+                "that number is right for 54,000 images, but the grade needs the function: "
+                "define steps_per_epoch(n_samples, batch_size, drop_last) and pass it."
+            )
+        return compare_int(got, expected, known_mistakes=mistakes)
+    got = as_int(value_of_case(answer, (IMAGES, BATCH_SIZE, False), "steps_per_epoch"), "steps")
+    if got != expected:
+        return compare_int(got, expected, known_mistakes=mistakes)
+    cases = [
+        ((IMAGES, BATCH_SIZE, True), steps_per_epoch(IMAGES, BATCH_SIZE, True)),
+        ((IMAGES - 112, BATCH_SIZE, False), steps_per_epoch(IMAGES - 112, BATCH_SIZE, False)),
+        ((IMAGES - 112, BATCH_SIZE, True), steps_per_epoch(IMAGES - 112, BATCH_SIZE, True)),
+    ]
+    hint = check_function(answer, cases, compare=_compare_steps, name="steps_per_epoch")
+    if hint is not None:
+        return hint + " drop_last=True leaves out a short last batch; a full one stays."
+    return None
+
+
+@grading("torch-steps-per-epoch")
+def _steps_graded(answer) -> str | None:
+    """Dataset sizes, batch sizes and drop_last drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for drop_last in (False, True, False, True):
+        n, batch = rng.randint(100, 100_000), rng.randint(2, 600)
+        cases.append(((n, batch, drop_last), steps_per_epoch(n, batch, drop_last)))
+    batch = rng.randint(2, 600)
+    n = batch * rng.randint(1, 200)  # an exact multiple: no short last batch to drop
+    cases.append(((n, batch, True), n // batch))
+    func = as_callable(answer, "a function steps_per_epoch(n_samples, batch_size, drop_last)")
+    return check_function(func, cases, compare=_compare_steps, name="steps_per_epoch")
 
 
 def cross_entropy(logits, target: int) -> float:
