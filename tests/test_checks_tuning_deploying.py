@@ -17,6 +17,14 @@ def cosine_lr(step, total_steps, max_lr):
     return max_lr * (1 + math.cos(math.pi * step / total_steps)) / 2
 
 
+def grid_runs(grid):
+    return math.prod(len(values) for values in grid.values())
+
+
+def grid_hours(runs, epochs, seconds_per_epoch):
+    return runs * epochs * seconds_per_epoch / 3600
+
+
 def test_every_exercise_is_registered_for_this_chapter():
     registry.load_checks()
     ids = {e.id for e in registry.all_exercises() if e.chapter == "tuning_deploying"}
@@ -33,8 +41,8 @@ def test_every_exercise_is_registered_for_this_chapter():
 @pytest.mark.parametrize(
     ("exercise_id", "solution"),
     [
-        ("deploy-grid-runs", 4 * 3 * 2),
-        ("deploy-grid-hours", 24 * 5 * 40 / 3600),
+        ("deploy-grid-runs", grid_runs),
+        ("deploy-grid-hours", grid_hours),
         ("deploy-plateau-lr", 3e-3 * 0.5**3),
         ("deploy-cosine-lr", cosine_lr),
     ],
@@ -45,8 +53,8 @@ def test_solutions_pass_and_none_is_not_attempted(exercise_id, solution):
 
 
 def test_grid_runs_matches_sklearn_and_hints_at_adding():
-    assert check("deploy-grid-runs", len(ParameterGrid(chapter.GRID))).passed
-    added = check("deploy-grid-runs", 4 + 3 + 2)
+    assert grid_runs(chapter.GRID) == len(ParameterGrid(chapter.GRID))
+    added = check("deploy-grid-runs", lambda grid: sum(len(v) for v in grid.values()))
     assert added.status == "fail" and "multiply" in added.message
     assert "24" not in added.message
     assert "width" in check("deploy-grid-runs", 12).message
@@ -55,10 +63,32 @@ def test_grid_runs_matches_sklearn_and_hints_at_adding():
 
 
 def test_grid_hours_hints_at_units_and_epochs():
-    assert "minutes" in check("deploy-grid-hours", 80).message
+    assert "minutes" in check("deploy-grid-hours", lambda r, e, s: r * e * s / 60).message
     assert "seconds" in check("deploy-grid-hours", 4800).message
-    assert "epochs" in check("deploy-grid-hours", 24 * 40 / 3600).message
+    assert "epochs" in check("deploy-grid-hours", lambda r, e, s: r * s / 3600).message
     assert check("deploy-grid-hours", 1.5).status == "fail"
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "solution", "literal"),
+    [
+        ("deploy-grid-runs", grid_runs, 24),
+        ("deploy-grid-hours", grid_hours, 24 * 5 * 40 / 3600),
+    ],
+)
+def test_grid_grading_needs_the_function(exercise_id, solution, literal):
+    ex = registry.get_exercise(exercise_id)
+    # a right number passes no check: the feedback asks for the function
+    feedback = check(exercise_id, literal)
+    assert feedback.status == "fail" and "function" in feedback.message
+    assert registry.evaluate(ex, lambda: solution)["status"] == "pass"
+    assert registry.evaluate(ex, lambda: literal)["points"] == 0
+
+    def constant(*args):  # right for the chapter's case only
+        return literal
+
+    assert check(exercise_id, constant).passed
+    assert registry.evaluate(ex, lambda: constant)["status"] == "fail"
 
 
 def test_plateau_lr_matches_torch_reduce_on_plateau():

@@ -9,14 +9,18 @@ file) are graded on inputs drawn at grading time, so a hard-coded answer fails.
 from __future__ import annotations
 
 import math
+import random
+import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
     as_callable,
     as_float,
     as_int,
+    check_fresh_cases,
     compare_float,
     compare_int,
+    value_of_case,
 )
 from cnncourse.exercises.registry import exercise, grading
 
@@ -29,15 +33,26 @@ PLATEAU_START, PLATEAU_FACTOR, PLATEAU_STALLS = 3e-3, 0.5, 3  # fit(scheduler="p
 COSINE_CASES = ((0, 100, 1e-3), (25, 100, 1e-3), (50, 100, 1e-3), (80, 200, 3e-3), (99, 100, 1e-2))
 
 
-def grid_runs() -> int:
-    return math.prod(len(values) for values in GRID.values())
+def grid_runs(grid: dict | None = None) -> int:
+    """The number of models a full grid search over ``grid`` (name -> values) trains."""
+    return math.prod(len(values) for values in (GRID if grid is None else grid).values())
 
 
-@exercise("deploy-grid-runs", chapter=CHAPTER, points=1)
+def grid_seconds(runs: int, epochs: int, seconds_per_epoch: float) -> float:
+    return runs * epochs * seconds_per_epoch
+
+
+NEEDS_FUNCTION = (
+    "that number is right for the chapter's case, but the grade needs the function {name}: "
+    "define it and pass the function itself to check."
+)
+
+
+@exercise("deploy-grid-runs", name="grid_runs", chapter=CHAPTER, points=1)
 def _grid_runs(answer) -> str | None:
-    got = as_int(answer, "a number of training runs")
+    got = as_int(value_of_case(answer, (GRID,), "grid_runs"), "a number of training runs")
     sizes = [len(values) for values in GRID.values()]
-    return compare_int(
+    hint = compare_int(
         got,
         grid_runs(),
         known_mistakes={
@@ -45,13 +60,33 @@ def _grid_runs(answer) -> str | None:
             sizes[0] * sizes[1]: "the two widths are a third axis of the grid.",
         },
     )
+    if hint is None and not callable(answer):
+        return NEEDS_FUNCTION.format(name="grid_runs(grid)")
+    return hint
 
 
-@exercise("deploy-grid-hours", chapter=CHAPTER, points=1)
+@grading("deploy-grid-runs")
+def _grid_runs_graded(answer) -> str | None:
+    """Grids of other shapes, drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(6):
+        names = rng.sample(
+            ["lr", "batch_size", "width", "depth", "dropout", "decay"], rng.randint(1, 5)
+        )
+        grid = {name: list(range(rng.randint(1, 7))) for name in names}
+        cases.append(((grid,), grid_runs(grid)))
+    return check_fresh_cases(answer, cases, "grid_runs", rtol=0, atol=0)
+
+
+HOURS_CASE = (grid_runs(), EPOCHS_PER_RUN, SECONDS_PER_EPOCH)
+
+
+@exercise("deploy-grid-hours", name="grid_hours", chapter=CHAPTER, points=1)
 def _grid_hours(answer) -> str | None:
-    got = as_float(answer, "a number of hours")
-    seconds = grid_runs() * EPOCHS_PER_RUN * SECONDS_PER_EPOCH
-    return compare_float(
+    got = as_float(value_of_case(answer, HOURS_CASE, "grid_hours"), "a number of hours")
+    seconds = grid_seconds(*HOURS_CASE)
+    hint = compare_float(
         got,
         seconds / 3600,
         rtol=1e-3,
@@ -61,6 +96,20 @@ def _grid_hours(answer) -> str | None:
             (grid_runs() * SECONDS_PER_EPOCH / 3600, "every run trains for several epochs."),
         ],
     )
+    if hint is None and not callable(answer):
+        return NEEDS_FUNCTION.format(name="grid_hours(runs, epochs, seconds_per_epoch)")
+    return hint
+
+
+@grading("deploy-grid-hours")
+def _grid_hours_graded(answer) -> str | None:
+    """Run counts, epochs and epoch times drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    cases = []
+    for _ in range(6):
+        args = (rng.randint(1, 500), rng.randint(1, 100), round(rng.uniform(1.0, 600.0), 1))
+        cases.append((args, grid_seconds(*args) / 3600))
+    return check_fresh_cases(answer, cases, "grid_hours", rtol=1e-6, atol=1e-9)
 
 
 @exercise("deploy-plateau-lr", chapter=CHAPTER, points=1)
