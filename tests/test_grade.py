@@ -177,9 +177,12 @@ def test_a_notebook_sees_only_its_own_copy(tmp_path):
 def test_statuses_and_partial_credit(tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
-    write_notebook(folder / "carol.ipynb", "why_params_dense = 100480", "1 / 0")
-    write_notebook(folder / "dave.ipynb", "why_params_conv = 320", "while True:\n    pass")
-    write_notebook(folder / "ed.ipynb", "why_params_conv = 320", "import os\nos._exit(1)")
+    write_notebook(
+        folder / "carol.ipynb", "def dense_params(i, o):\n    return i * o + o", "1 / 0"
+    )
+    conv = "def conv_params(i, o, k):\n    return i * o * k * k + o"
+    write_notebook(folder / "dave.ipynb", conv, "while True:\n    pass")
+    write_notebook(folder / "ed.ipynb", conv, "import os\nos._exit(1)")
     (folder / "erin.ipynb").write_text("{ this is not a notebook")
     (folder / "notes.txt").write_text("not a submission")
     table = grade(
@@ -205,7 +208,8 @@ def test_run_notebook_reads_myst_markdown(tmp_path):
     md.write_text(
         "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n  language: python\n---\n"
         "# A chapter\n\n```{code-cell} ipython3\nfrom cnncourse.exercises import check\n"
-        'why_params_conv = 1 * 32 * 9 + 32\ncheck("why-params-conv", why_params_conv)\n```\n'
+        "def conv_params(i, o, k):\n    return i * o * k * k + o\n"
+        'check("why-params-conv", conv_params)\n```\n'
     )
     result = run_notebook(md, timeout=30)
     assert result.status == "ok"

@@ -3,10 +3,12 @@
 In a chapter::
 
     from cnncourse.exercises import check
-    why_params_dense = 784 * 128 + 128
-    check("why-params-dense", why_params_dense)   # feedback: a verdict with a hint, never a traceback
+    def dense_params(in_features, out_features):
+        return in_features * out_features + out_features
 
-Grading reads each exercise's named object (``why_params_dense``) after the notebook has
+    check("why-params-dense", dense_params)   # feedback: a verdict with a hint, never a traceback
+
+Grading reads each exercise's named object (``dense_params``) after the notebook has
 run and evaluates it with the grader's own check, in its own process.
 
 For instructors: :func:`make_student_edition` (``cnncourse student-edition OUT/``) and
