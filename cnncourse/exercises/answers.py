@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import random
 import reprlib
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -262,6 +264,31 @@ def value_of_case(answer: Any, args: tuple, what: str) -> Any:
     if callable(result):
         raise WrongType(f"{what}({shown}) returned a function, not a value.")
     return result
+
+
+def needs_function(answer: Any, hint: str | None, signature: str) -> str | None:
+    """Feedback on the chapter's case of an exercise graded as a function.
+
+    A function gets ``hint`` unchanged. A plain value fails even when right, since the
+    grade calls the function on other arguments; the message says so after any hint.
+    """
+    if callable(answer):
+        return hint
+    ask = f"the grade needs the function {signature}: define it and pass the function itself."
+    if hint is None:
+        return f"{_REPR.repr(answer)} is right for the chapter's case, but {ask}"
+    return f"{hint} Then: {ask}"
+
+
+def drawn_cases(
+    draw: Callable[[random.Random], tuple], reference: Callable[..., Any], count: int
+) -> list[tuple[tuple, Any]]:
+    """``count`` grading cases ``(args, reference(*args))`` with ``args = draw(rng)``.
+
+    The generator is seeded afresh at every call, so no case can be known in advance.
+    """
+    rng = random.Random(secrets.randbits(64))
+    return [(args, reference(*args)) for args in (draw(rng) for _ in range(count))]
 
 
 def check_fresh_cases(

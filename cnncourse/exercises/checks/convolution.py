@@ -7,7 +7,6 @@ the output-size rule), not stored, so they follow the chapter if it changes.
 from __future__ import annotations
 
 import random
-import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -20,6 +19,8 @@ from cnncourse.exercises.answers import (
     compare_float,
     compare_int,
     describe,
+    drawn_cases,
+    needs_function,
     value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
@@ -49,12 +50,6 @@ def _merge(pairs: list[tuple[int, str]]) -> dict[int, str]:
     return {value: " Or: ".join(found) for value, found in hints.items()}
 
 
-def _needs_function(verdict: str | None, what: str) -> str:
-    """Feedback on a plain number: its verdict, and that the grade calls a function."""
-    said = "the number is right for this case." if verdict is None else verdict
-    return f"{said} The grade calls {what}(...) on arguments you have not seen: define it as a function."
-
-
 def conv_params(in_channels: int, out_channels: int, kernel_size: int) -> int:
     """Parameters of a square-kernel convolution with bias: ``(C * k * k + 1) * O``."""
     return (in_channels * kernel_size * kernel_size + 1) * out_channels
@@ -82,21 +77,18 @@ def _output_size(answer) -> str | None:
     )
     mistakes.pop(expected, None)
     verdict = compare_int(got, expected, known_mistakes=mistakes)
-    if not callable(answer):
-        return _needs_function(verdict, "conv_output_size")
-    return verdict
+    return needs_function(answer, verdict, "conv_output_size(size, kernel, stride, padding)")
 
 
 @grading("conv-output-size")
 def _output_size_graded(answer) -> str | None:
     """Sizes, kernels, strides and paddings drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(6):
+
+    def draw(rng: random.Random) -> tuple[int, int, int, int]:
         kernel, stride, padding = rng.randint(1, 7), rng.randint(1, 4), rng.randint(0, 3)
-        size = rng.randint(max(1, kernel - 2 * padding), 64)
-        args = (size, kernel, stride, padding)
-        cases.append((args, output_size(*args)))
+        return rng.randint(max(1, kernel - 2 * padding), 64), kernel, stride, padding
+
+    cases = drawn_cases(draw, output_size, 6)
     return check_fresh_cases(answer, cases, "conv_output_size", rtol=0, atol=1e-9)
 
 
@@ -117,19 +109,17 @@ def _params_rgb(answer) -> str | None:
             RGB_IN * RGB_K * RGB_K + 1: "that is one filter; the layer has 16 of them.",
         },
     )
-    if not callable(answer):
-        return _needs_function(verdict, "conv_params")
-    return verdict
+    return needs_function(answer, verdict, "conv_params(in_channels, out_channels, kernel_size)")
 
 
 @grading("conv-params-rgb")
 def _params_rgb_graded(answer) -> str | None:
     """Channel counts and kernel sizes drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(6):
-        args = (rng.randint(1, 64), rng.randint(1, 128), rng.randint(1, 7))
-        cases.append((args, conv_params(*args)))
+
+    def draw(rng: random.Random) -> tuple[int, int, int]:
+        return rng.randint(1, 64), rng.randint(1, 128), rng.randint(1, 7)
+
+    cases = drawn_cases(draw, conv_params, 6)
     return check_fresh_cases(answer, cases, "conv_params", rtol=0, atol=1e-9)
 
 

@@ -22,6 +22,8 @@ from cnncourse.exercises.answers import (
     compare_int,
     compare_shape,
     describe,
+    drawn_cases,
+    needs_function,
     value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
@@ -91,10 +93,8 @@ def _conv_shape(answer) -> str | None:
         return mistakes[got]
     hint = compare_shape(got, expected)
     if hint is not None or not callable(answer):
-        return hint or (
-            "that shape is right for this batch, but the grade needs the function: define "
-            "conv_pool_shape(input_shape, out_channels, kernel_size, padding, pool) and pass it."
-        )
+        signature = "conv_pool_shape(input_shape, out_channels, kernel_size, padding, pool)"
+        return needs_function(answer, hint, signature)
     cases = [
         (((4, 3, 17, 10), 6, 5, 2, 2), conv_pool_shape((4, 3, 17, 10), 6, 5, 2, 2)),
         (((1, 2, 30, 31), 16, 3, 0, 3), conv_pool_shape((1, 2, 30, 31), 16, 3, 0, 3)),
@@ -105,13 +105,13 @@ def _conv_shape(answer) -> str | None:
 @grading("torch-conv-shape")
 def _conv_shape_graded(answer) -> str | None:
     """Input shapes and layer sizes drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(5):
+
+    def draw(rng: random.Random) -> tuple:
         kernel = rng.choice((1, 3, 5, 7))
         shape = (rng.randint(1, 64), rng.randint(1, 8), rng.randint(16, 64), rng.randint(16, 64))
-        args = (shape, rng.randint(1, 64), kernel, rng.randint(0, kernel // 2), rng.randint(2, 4))
-        cases.append((args, conv_pool_shape(*args)))
+        return shape, rng.randint(1, 64), kernel, rng.randint(0, kernel // 2), rng.randint(2, 4)
+
+    cases = drawn_cases(draw, conv_pool_shape, 5)
     func = as_callable(answer, "a function conv_pool_shape(...)")
     return check_function(func, cases, compare=_compare_shapes, name="conv_pool_shape")
 
@@ -134,13 +134,8 @@ def _steps(answer) -> str | None:
         IMAGES: "the optimizer steps once per batch, not once per image.",
     }
     if not callable(answer):
-        got = as_int(answer, "a number of steps")
-        if got == expected:
-            return (
-                "that number is right for 54,000 images, but the grade needs the function: "
-                "define steps_per_epoch(n_samples, batch_size, drop_last) and pass it."
-            )
-        return compare_int(got, expected, known_mistakes=mistakes)
+        hint = compare_int(as_int(answer, "a number of steps"), expected, known_mistakes=mistakes)
+        return needs_function(answer, hint, "steps_per_epoch(n_samples, batch_size, drop_last)")
     got = as_int(value_of_case(answer, (IMAGES, BATCH_SIZE, False), "steps_per_epoch"), "steps")
     if got != expected:
         return compare_int(got, expected, known_mistakes=mistakes)

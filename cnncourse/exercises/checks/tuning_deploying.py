@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -20,6 +19,8 @@ from cnncourse.exercises.answers import (
     check_fresh_cases,
     compare_float,
     compare_int,
+    drawn_cases,
+    needs_function,
     value_of_case,
 )
 from cnncourse.exercises.registry import exercise, grading
@@ -42,12 +43,6 @@ def grid_seconds(runs: int, epochs: int, seconds_per_epoch: float) -> float:
     return runs * epochs * seconds_per_epoch
 
 
-NEEDS_FUNCTION = (
-    "that number is right for the chapter's case, but the grade needs the function {name}: "
-    "define it and pass the function itself to check."
-)
-
-
 @exercise("deploy-grid-runs", name="grid_runs", chapter=CHAPTER, points=1)
 def _grid_runs(answer) -> str | None:
     got = as_int(value_of_case(answer, (GRID,), "grid_runs"), "a number of training runs")
@@ -60,22 +55,20 @@ def _grid_runs(answer) -> str | None:
             sizes[0] * sizes[1]: "the two widths are a third axis of the grid.",
         },
     )
-    if hint is None and not callable(answer):
-        return NEEDS_FUNCTION.format(name="grid_runs(grid)")
-    return hint
+    return needs_function(answer, hint, "grid_runs(grid)")
 
 
 @grading("deploy-grid-runs")
 def _grid_runs_graded(answer) -> str | None:
     """Grids of other shapes, drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(6):
+
+    def draw(rng: random.Random) -> tuple[dict[str, list[int]]]:
         names = rng.sample(
             ["lr", "batch_size", "width", "depth", "dropout", "decay"], rng.randint(1, 5)
         )
-        grid = {name: list(range(rng.randint(1, 7))) for name in names}
-        cases.append(((grid,), grid_runs(grid)))
+        return ({name: list(range(rng.randint(1, 7))) for name in names},)
+
+    cases = drawn_cases(draw, grid_runs, 6)
     return check_fresh_cases(answer, cases, "grid_runs", rtol=0, atol=0)
 
 
@@ -96,19 +89,17 @@ def _grid_hours(answer) -> str | None:
             (grid_runs() * SECONDS_PER_EPOCH / 3600, "every run trains for several epochs."),
         ],
     )
-    if hint is None and not callable(answer):
-        return NEEDS_FUNCTION.format(name="grid_hours(runs, epochs, seconds_per_epoch)")
-    return hint
+    return needs_function(answer, hint, "grid_hours(runs, epochs, seconds_per_epoch)")
 
 
 @grading("deploy-grid-hours")
 def _grid_hours_graded(answer) -> str | None:
     """Run counts, epochs and epoch times drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(6):
-        args = (rng.randint(1, 500), rng.randint(1, 100), round(rng.uniform(1.0, 600.0), 1))
-        cases.append((args, grid_seconds(*args) / 3600))
+
+    def draw(rng: random.Random) -> tuple[int, int, float]:
+        return rng.randint(1, 500), rng.randint(1, 100), round(rng.uniform(1.0, 600.0), 1)
+
+    cases = drawn_cases(draw, lambda *args: grid_seconds(*args) / 3600, 6)
     return check_fresh_cases(answer, cases, "grid_hours", rtol=1e-6, atol=1e-9)
 
 

@@ -6,9 +6,6 @@ Expected values are computed from the problem (layer sizes, the model in
 
 from __future__ import annotations
 
-import random
-import secrets
-
 from cnncourse.exercises.answers import (
     NotAttempted,
     as_callable,
@@ -17,6 +14,8 @@ from cnncourse.exercises.answers import (
     check_fresh_cases,
     compare_float,
     compare_int,
+    drawn_cases,
+    needs_function,
     value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
@@ -130,19 +129,12 @@ def _count_feedback(answer, args: tuple, name: str, expected: int, mistakes) -> 
     """Feedback on the chapter's case; a plain number is told that the function is needed."""
     got = as_int(value_of_case(answer, args, name), "a number of parameters")
     hint = compare_int(got, expected, known_mistakes=mistakes)
-    if callable(answer):
-        return hint
-    need = f"pass the function {name} itself: it is then tried on other layer sizes."
-    if hint is None:
-        return f"{got} is right for this layer, but the exercise asks for a function: {need}"
-    return f"{hint} Then {need}"
+    return needs_function(answer, hint, name)
 
 
 def _count_graded(answer, name: str, formula, draw) -> str | None:
     """Fresh layer sizes drawn at grading time: a hard-coded number fails."""
-    rng = random.Random(secrets.randbits(64))
-    cases = [(args, formula(*args)) for args in (draw(rng) for _ in range(5))]
-    return check_fresh_cases(answer, cases, name, rtol=0.0, atol=0.0)
+    return check_fresh_cases(answer, drawn_cases(draw, formula, 5), name, rtol=0.0, atol=0.0)
 
 
 @exercise("why-params-dense", name="dense_params", chapter=CHAPTER, points=1)
