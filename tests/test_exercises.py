@@ -380,7 +380,7 @@ def test_book_exercises_have_registered_checks_and_passing_solutions(path):
             ex = get_exercise(exercise_id)
             assert ex.name in namespace, f"the solution of {exercise_id} defines no {ex.name}"
             record = registry.evaluate(ex, lambda ex=ex, ns=namespace: ns[ex.name])
-            assert record["status"] == "pass", record
+            assert record["status"] == "pass", f"{exercise_id}: {record['message']}"
 
 
 def test_grading_checks_fail_a_stub_and_a_wrong_function():

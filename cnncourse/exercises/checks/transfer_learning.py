@@ -23,7 +23,7 @@ CHAPTER = "transfer_learning"
 ARCH, WIDTHS, NEW_CLASSES, OLD_CLASSES = "vgg", (16, 32, 64), 10, 10
 # transfer-digits-head: labels per digit the grader hands over, and the accuracy to reach
 # on the digits' held-out test half.
-DIGIT_LABELS, DIGITS_TARGET = 10, 0.75
+DIGIT_LABELS, DIGITS_TARGET = 10, 0.70
 # transfer-param-groups: the learning rates the exercise asks for.
 BASE_LR, HEAD_LR = 1e-4, 1e-3
 
@@ -197,7 +197,8 @@ def _digits_head_hint(func, seed: int) -> str | None:
     if accuracy < DIGITS_TARGET:
         return (
             f"its accuracy on the held-out digits is {accuracy:.3f}, below the target "
-            f"{DIGITS_TARGET}. A frozen base alone falls short: fine-tune it after the head."
+            f"{DIGITS_TARGET}: train the head longer, or fine-tune the base after it at a "
+            "low learning rate."
         )
     return None
 
