@@ -4,6 +4,7 @@ mistakes fail with a hint that does not give the answer away, None is not attemp
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,7 +12,7 @@ from torch import nn
 
 from cnncourse.exercises import check, registry
 from cnncourse.exercises.checks import convolution as conv_checks
-from cnncourse.exercises.registry import evaluate
+from cnncourse.exercises.registry import chapter_variables, evaluate
 
 IDS = (
     "conv-output-size",
@@ -19,6 +20,7 @@ IDS = (
     "conv-keras-kernel",
     "conv-same-padding",
     "conv-strided-loop",
+    "conv-read-edges",
 )
 
 
@@ -246,3 +248,34 @@ def test_strided_loop_mistakes_get_hints():
     assert check("conv-strided-loop", lambda image, kernel, stride: None).status == "not attempted"
     assert check("conv-strided-loop", 42).status == "fail"  # not a function
     assert check("conv-strided-loop", lambda image, kernel, stride: "map").status == "fail"
+
+
+def learned_table(seed):
+    """A synthetic ``learned`` table as the chapter builds it: one row per map."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "with brightness": rng.uniform(-0.9, 0.9, 8),
+            "with edge strength": rng.uniform(-0.6, 0.6, 8),
+            "active pixels": rng.uniform(0, 1, 8),
+        }
+    )
+
+
+def test_read_edges_compares_with_the_notebooks_own_table():
+    table = learned_table(0)
+    state = {"learned": table}
+    ex = registry.get_exercise("conv-read-edges")
+    # The oracle: the largest value of the column, found by sorting the rows.
+    strongest = table.sort_values("with edge strength").iloc[-1]["with edge strength"]
+    with chapter_variables(state):
+        assert check("conv-read-edges", strongest).passed
+        assert check("conv-read-edges", round(float(strongest), 2)).passed  # as shown
+        brightness = check("conv-read-edges", table["with brightness"].max())
+        assert brightness.status == "fail" and "brightness" in brightness.message
+        smallest = check("conv-read-edges", table["with edge strength"].min())
+        assert smallest.status == "fail" and "smallest" in smallest.message
+        assert str(round(float(strongest), 2)) not in brightness.message + smallest.message
+    assert evaluate(ex, lambda: strongest, lambda: state)["points"] == 1
+    other = {"learned": learned_table(1)}
+    assert evaluate(ex, lambda: strongest, lambda: other)["points"] == 0

@@ -368,3 +368,36 @@ def _blur_twice(answer) -> str | None:
             (roughness(twice), "measure the inner region only, as the table does."),
         ],
     )
+
+
+# conv-read-edges (read): the chapter's `learned` table, one row per first-layer map of
+# the trained tiny CNN; the largest value of its "with edge strength" column.
+EDGE_COLUMN, BRIGHTNESS_COLUMN = "with edge strength", "with brightness"
+
+
+@exercise(
+    "conv-read-edges",
+    name="strongest_edge_correlation",
+    chapter=CHAPTER,
+    points=1,
+    uses=("learned",),
+)
+def _read_edges(answer) -> str | None:
+    got = as_float(answer, "a correlation")
+    table = chapter_value("learned")
+    edges, brightness = table[EDGE_COLUMN], table[BRIGHTNESS_COLUMN]
+    expected = float(edges.max())
+    mistakes = [
+        (float(brightness.max()), "that is the brightness column; read edge strength."),
+        (float(edges.min()), "that is the smallest value of the column; read the largest."),
+        (float(edges.abs().max()), "read the largest value as it stands, sign included."),
+        (float(edges.iloc[0]), "that is map 0; find the largest value of the column."),
+    ]
+    tolerance = 6e-3  # the table shows two decimals
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=tolerance,
+        known_mistakes=[m for m in mistakes if abs(m[0] - expected) > tolerance],
+    )
