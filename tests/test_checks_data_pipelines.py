@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from cnncourse.exercises import check, get_exercise
+from cnncourse.exercises import check, get_exercise, registry
 
 
 def verdict(exercise_id, answer):
@@ -36,25 +36,55 @@ def test_none_is_not_attempted(exercise_id):
 # ---- data-float-bytes ------------------------------------------------------------------
 
 
-def test_float_bytes_solution_passes_and_agrees_with_numpy():
-    expected = np.zeros((50, 32, 32, 3), dtype=np.float32).nbytes * 1000
-    assert verdict("data-float-bytes", expected).passed
-    assert verdict("data-float-bytes", 50_000 * 32 * 32 * 3 * 4).passed
+def memory_bytes(n, height, width, channels, dtype):
+    """The chapter's solution."""
+    return n * height * width * channels * np.dtype(dtype).itemsize
+
+
+def numpy_bytes(n, height, width, channels, dtype):
+    """The oracle: the bytes NumPy's own array of that shape and type holds."""
+    return np.empty((n, height, width, channels), dtype=dtype).nbytes
+
+
+def grade(exercise_id, answer):
+    return registry.evaluate(get_exercise(exercise_id), lambda: answer)
+
+
+def test_float_bytes_function_agrees_with_numpy_and_passes_feedback_and_grading():
+    for args in [(50, 32, 32, 3, "float32"), (7, 5, 3, 1, "uint8"), (2, 9, 4, 4, "float16")]:
+        assert memory_bytes(*args) == numpy_bytes(*args)
+    assert verdict("data-float-bytes", memory_bytes).passed
+    assert verdict("data-float-bytes", numpy_bytes).passed
+    graded = grade("data-float-bytes", memory_bytes)
+    assert graded["status"] == "pass" and graded["points"] == 1
 
 
 @pytest.mark.parametrize(
     "wrong, words",
     [
-        (50_000 * 32 * 32 * 3, "uint8"),
-        (50_000 * 32 * 32 * 4, "colour"),
-        (50_000 * 32 * 32 * 3 * 4 * 8, "bits"),
-        (12, "too small"),
+        (lambda n, h, w, c, t: n * h * w * c, "uint8"),
+        (lambda n, h, w, c, t: n * h * w * np.dtype(t).itemsize, "colour"),
+        (lambda n, h, w, c, t: n * h * w * c * np.dtype(t).itemsize * 8, "bits"),
+        (lambda n, h, w, c, t: 12, "too small"),
     ],
 )
 def test_float_bytes_mistakes_get_specific_hints(wrong, words):
     result = verdict("data-float-bytes", wrong)
     assert result.status == "fail" and words in result.message
-    assert "614400000" not in result.message.replace(",", "")  # never the answer
+    answer = str(numpy_bytes(50_000, 32, 32, 3, "float32"))
+    assert answer not in result.message.replace(",", "")  # never the answer
+
+
+def test_float_bytes_as_a_literal_or_a_float32_only_function_fails_grading():
+    oracle = numpy_bytes(50_000, 32, 32, 3, "float32")
+    plain = verdict("data-float-bytes", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("data-float-bytes", oracle)["points"] == 0
+    constant = grade("data-float-bytes", lambda n, h, w, c, t: oracle)
+    assert constant["status"] == "fail" and constant["points"] == 0
+    always_float32 = lambda n, h, w, c, t: n * h * w * c * 4  # noqa: E731
+    assert verdict("data-float-bytes", always_float32).passed  # right on the chapter's case
+    assert grade("data-float-bytes", always_float32)["points"] == 0  # the edge case is uint8
 
 
 def test_float_bytes_wrong_type():
@@ -78,6 +108,15 @@ def test_safe_digits_unsafe_choice_is_explained():
 def test_safe_digits_missing_choice_is_counted():
     result = verdict("data-safe-digits", {"c", "e"})
     assert result.status == "fail" and "1 more option" in result.message
+
+
+def test_safe_digits_grade_gives_no_hint_which_letter():
+    for wrong in ({"c", "d", "e", "f"}, {"c", "e"}):
+        graded = grade("data-safe-digits", wrong)
+        assert graded["status"] == "fail" and graded["points"] == 0
+        assert "(d)" not in graded["message"] and "more option" not in graded["message"]
+        assert not verdict("data-safe-digits", wrong).passed
+    assert grade("data-safe-digits", {"c", "e", "f"})["points"] == 1
 
 
 def test_safe_digits_rejects_unknown_letters():

@@ -14,7 +14,6 @@ from cnncourse.exercises.answers import (
     as_callable,
     as_float,
     as_int,
-    as_shape,
     check_fresh_cases,
     compare_float,
     compare_int,
@@ -33,8 +32,10 @@ SIZE, KERNEL, STRIDE, PADDING = 32, 5, 2, 1
 RGB_IN, RGB_OUT, RGB_K = 3, 16, 5
 # conv-same-padding: keep 28x28 under a 7x7 kernel at stride 1.
 SAME_SIZE, SAME_K = 28, 7
-# conv-keras-kernel: PyTorch (O, C, kh, kw) -> Keras (kh, kw, C, O).
+# conv-keras-kernel: PyTorch (O, C, kh, kw) -> Keras (kh, kw, C, O), on a weight of
+# 8 filters on RGB with 5x2 kernels (every axis a different size).
 TORCH_LAYOUT, KERAS_LAYOUT = ("O", "C", "kh", "kw"), ("kh", "kw", "C", "O")
+KERNEL_CASE = (8, 3, 5, 2)
 
 
 def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -123,35 +124,132 @@ def _params_rgb_graded(answer) -> str | None:
     return check_fresh_cases(answer, cases, "conv_params", rtol=0, atol=1e-9)
 
 
-@exercise("conv-keras-kernel", chapter=CHAPTER, points=1)
-def _keras_kernel(answer) -> str | None:
-    got = as_shape(answer, "a tuple of four axis numbers")
-    expected = tuple(TORCH_LAYOUT.index(name) for name in KERAS_LAYOUT)
-    if sorted(got) != [0, 1, 2, 3]:
-        return "the tuple must name each axis 0, 1, 2, 3 exactly once."
-    if got == expected:
+def to_keras_kernel(weight):
+    """A PyTorch weight ``(O, C, kh, kw)`` as a Keras kernel ``(kh, kw, C, O)``."""
+    return weight.transpose(2, 3, 1, 0)
+
+
+def _kernel_hint(got, weight) -> str | None:
+    """``None`` when ``got`` is ``weight`` in the Keras layout; else the hint for the mistake."""
+    import numpy as np
+
+    try:
+        got = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise WrongType(f"expected a NumPy array, got {describe(got)}.") from None
+    if got.shape == keras_shape(weight.shape) and np.array_equal(got, to_keras_kernel(weight)):
         return None
-    if got == tuple(KERAS_LAYOUT.index(name) for name in TORCH_LAYOUT):
-        return (
+    mistakes = [
+        (weight, "that is still the PyTorch layout (O, C, kh, kw): move the axes."),
+        (
+            weight.T,
+            "reversing every axis (.T) also swaps kh and kw: the kernel is (kh, kw, C, O).",
+        ),
+        (weight.transpose(2, 3, 0, 1), "the last two axes are swapped: C comes before O."),
+        (
+            weight.transpose(3, 2, 0, 1),
             "that is the way back (Keras to PyTorch). transpose(axes) puts the old axis "
-            "axes[i] at position i of the result."
+            "axes[i] at position i of the result.",
+        ),
+        (
+            weight.reshape(keras_shape(weight.shape)),
+            "the shape is right but the values are scrambled: reshape keeps the memory "
+            "order; transpose moves the axes.",
+        ),
+    ]
+    for value, hint in mistakes:
+        if got.shape == value.shape and np.array_equal(got, value):
+            return hint
+    if got.shape != keras_shape(weight.shape):
+        return f"a weight of shape {weight.shape} gave shape {got.shape}: check the axis order."
+    return "the shape is right but some values moved: transpose the axes, do not reshape."
+
+
+def keras_shape(shape) -> tuple[int, ...]:
+    """The Keras kernel shape ``(kh, kw, C, O)`` of a PyTorch weight shape ``(O, C, kh, kw)``."""
+    return tuple(shape[TORCH_LAYOUT.index(name)] for name in KERAS_LAYOUT)
+
+
+def _call_on_weight(func, weight):
+    """``func(weight)``, with the stub's signals turned into NotAttempted."""
+    try:
+        got = func(weight.copy())
+    except NotImplementedError as err:
+        raise NotAttempted("the function still raises NotImplementedError.") from err
+    if got is None or got is Ellipsis:
+        raise NotAttempted("the function returns None: write its body and return the kernel.")
+    return got
+
+
+@exercise("conv-keras-kernel", name="to_keras_kernel", chapter=CHAPTER, points=1)
+def _keras_kernel(answer) -> str | None:
+    import numpy as np
+
+    func = as_callable(answer, "a function to_keras_kernel(weight)")
+    weight = np.random.default_rng(3).normal(size=KERNEL_CASE)
+    try:
+        got = _call_on_weight(func, weight)
+    except NotAttempted:
+        raise
+    except Exception as err:  # noqa: BLE001 - shown to the student as a hint
+        return (
+            f"on a weight of shape {KERNEL_CASE} your function raised {type(err).__name__}: {err}"
         )
-    wrong = [KERAS_LAYOUT[i] for i in range(4) if got[i] != expected[i]]
-    return f"the result's axes {', '.join(wrong)} come from the wrong PyTorch axes."
+    return _kernel_hint(got, weight)
 
 
-@exercise("conv-same-padding", chapter=CHAPTER, points=1)
+@grading("conv-keras-kernel")
+def _keras_kernel_graded(answer) -> str | None:
+    """Weights of shapes drawn at grading time, square and non-square kernels."""
+    import numpy as np
+
+    func = as_callable(answer, "a function to_keras_kernel(weight)")
+
+    def draw(rng: random.Random) -> tuple:
+        shape = rng.randint(1, 9), rng.randint(1, 6), rng.randint(1, 7), rng.randint(1, 7)
+        return (np.random.default_rng(rng.getrandbits(32)).normal(size=shape),)
+
+    for (weight,), _ in drawn_cases(draw, to_keras_kernel, 6):
+        try:
+            got = _call_on_weight(func, weight)
+        except NotAttempted:
+            raise
+        except Exception as err:  # noqa: BLE001 - shown as the case that failed
+            return f"on a weight of shape {weight.shape} your function raised {type(err).__name__}"
+        if _kernel_hint(got, weight) is not None:
+            return f"wrong on a weight of shape {weight.shape}"
+    return None
+
+
+def same_padding(kernel_size: int) -> int:
+    """Padding on each side that keeps the size at stride 1, for an odd kernel size."""
+    return (kernel_size - 1) // 2
+
+
+@exercise("conv-same-padding", name="same_padding", chapter=CHAPTER, points=1)
 def _same_padding(answer) -> str | None:
-    got = as_int(answer, "a padding in pixels")
-    expected = (SAME_K - 1) // 2
-    return compare_int(
-        got,
-        expected,
-        known_mistakes={
-            SAME_K - 1: "that is the total: the padding p is added on each side, so halve it.",
-            SAME_K: "a 7x7 kernel loses k - 1 pixels per axis, not k.",
-        },
+    got = as_int(value_of_case(answer, (SAME_K,), "same_padding"), "a padding in pixels")
+    mistakes = _merge(
+        [
+            (SAME_K - 1, "that is the total: the padding p is added on each side, so halve it."),
+            (SAME_K, f"a {SAME_K}x{SAME_K} kernel loses k - 1 pixels per axis, not k."),
+            (SAME_K // 2 + 1, "rounding up adds one ring too many: the size grows by 2."),
+        ]
     )
+    mistakes.pop(same_padding(SAME_K), None)
+    verdict = compare_int(got, same_padding(SAME_K), known_mistakes=mistakes)
+    return needs_function(answer, verdict, "same_padding(kernel_size)")
+
+
+@grading("conv-same-padding")
+def _same_padding_graded(answer) -> str | None:
+    """Odd kernel sizes drawn at grading time, and the 1x1 kernel that needs none."""
+
+    def draw(rng: random.Random) -> tuple[int]:
+        return (2 * rng.randint(1, 15) + 1,)
+
+    cases = [((1,), 0), *drawn_cases(draw, same_padding, 5)]
+    return check_fresh_cases(answer, cases, "same_padding", rtol=0, atol=1e-9)
 
 
 def _reference(image, kernel, stride):
@@ -269,4 +367,37 @@ def _blur_twice(answer) -> str | None:
             (roughness(photo[inner]), "that is the photo itself; blur it twice."),
             (roughness(twice), "measure the inner region only, as the table does."),
         ],
+    )
+
+
+# conv-read-edges (read): the chapter's `learned` table, one row per first-layer map of
+# the trained tiny CNN; the largest value of its "with edge strength" column.
+EDGE_COLUMN, BRIGHTNESS_COLUMN = "with edge strength", "with brightness"
+
+
+@exercise(
+    "conv-read-edges",
+    name="strongest_edge_correlation",
+    chapter=CHAPTER,
+    points=1,
+    uses=("learned",),
+)
+def _read_edges(answer) -> str | None:
+    got = as_float(answer, "a correlation")
+    table = chapter_value("learned")
+    edges, brightness = table[EDGE_COLUMN], table[BRIGHTNESS_COLUMN]
+    expected = float(edges.max())
+    mistakes = [
+        (float(brightness.max()), "that is the brightness column; read edge strength."),
+        (float(edges.min()), "that is the smallest value of the column; read the largest."),
+        (float(edges.abs().max()), "read the largest value as it stands, sign included."),
+        (float(edges.iloc[0]), "that is map 0; find the largest value of the column."),
+    ]
+    tolerance = 6e-3  # the table shows two decimals
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=tolerance,
+        known_mistakes=[m for m in mistakes if abs(m[0] - expected) > tolerance],
     )

@@ -6,23 +6,29 @@ class answers are run on small synthetic inputs built here.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 
 import numpy as np
 
+from cnncourse.exercises import answers
 from cnncourse.exercises.answers import (
     NotAttempted,
     WrongType,
     as_callable,
     as_int,
+    check_fresh_cases,
     compare_int,
     describe,
+    drawn_cases,
+    needs_function,
+    value_of_case,
 )
-from cnncourse.exercises.registry import exercise
+from cnncourse.exercises.registry import exercise, grading
 
 CHAPTER = "data_pipelines"
 
-# data-float-bytes: the CIFAR-10 training set as float32
+# data-float-bytes: the CIFAR-10 training set as float32 (the chapter's case of memory_bytes)
 CIFAR_IMAGES, CIFAR_SHAPE, FLOAT32_BYTES = 50_000, (32, 32, 3), 4
 
 # data-safe-digits: the options, and which keep every digit's label
@@ -73,13 +79,19 @@ def _sample(dataset, index: int) -> tuple | str:
     return tuple(sample)
 
 
-@exercise("data-float-bytes", chapter=CHAPTER, points=1)
+def memory_bytes(n: int, height: int, width: int, channels: int, dtype: str) -> int:
+    """Bytes of ``n`` images of ``height x width x channels`` values of NumPy type ``dtype``."""
+    return n * height * width * channels * np.dtype(dtype).itemsize
+
+
+@exercise("data-float-bytes", name="memory_bytes", chapter=CHAPTER, points=1)
 def _float_bytes(answer) -> str | None:
-    got = as_int(answer, "a number of bytes")
+    case = (CIFAR_IMAGES, *CIFAR_SHAPE, "float32")
+    got = as_int(value_of_case(answer, case, "memory_bytes"), "a number of bytes")
     values = CIFAR_IMAGES * _values(CIFAR_SHAPE)
-    expected = values * FLOAT32_BYTES
+    expected = memory_bytes(*case)
     grey = CIFAR_IMAGES * CIFAR_SHAPE[0] * CIFAR_SHAPE[1]
-    return compare_int(
+    verdict = compare_int(
         got,
         expected,
         known_mistakes={
@@ -87,9 +99,29 @@ def _float_bytes(answer) -> str | None:
             grey * FLOAT32_BYTES: "CIFAR-10 photos are in colour: count every channel.",
             grey: "count the colour channels and the bytes of one float32 value.",
             values * 8: "float32 is 32 bits; how many bytes is that?",
-            expected * 8: "that is in bits: the question asks for bytes.",
+            expected * 8: "that is in bits: count bytes (8 bits each).",
         },
     )
+    return needs_function(answer, verdict, "memory_bytes(n, height, width, channels, dtype)")
+
+
+@grading("data-float-bytes")
+def _float_bytes_graded(answer) -> str | None:
+    """Image counts, sizes, channels and dtypes drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[int, int, int, int, str]:
+        dtype = rng.choice(("uint8", "float16", "float32", "float64"))
+        return (
+            rng.randint(1, 200_000),
+            rng.randint(1, 512),
+            rng.randint(1, 512),
+            rng.choice((1, 3, 4)),
+            dtype,
+        )
+
+    edge = (7, 5, 3, 1, "uint8")  # non-square, one channel, one byte a value
+    cases = [(edge, memory_bytes(*edge)), *drawn_cases(draw, memory_bytes, 5)]
+    return check_fresh_cases(answer, cases, "memory_bytes", rtol=0, atol=1e-9)
 
 
 def _letters(answer) -> set[str]:
@@ -114,6 +146,8 @@ def _safe_digits(answer) -> str | None:
     got = _letters(answer)
     if got == SAFE_FOR_DIGITS:
         return None
+    if not answers.DIRECTION_HINTS:  # which letter is wrong, how many missing: feedback only
+        return "that is not the set of augmentations that keep every digit's label."
     unsafe = sorted(got - SAFE_FOR_DIGITS)
     if unsafe:
         return f"({unsafe[0]}) changes some labels: {_WHY_UNSAFE[unsafe[0]]}"
