@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
 from cnncourse._frameworks import import_keras
-from cnncourse.exercises import check
+from cnncourse.exercises import check, get_exercise
 from cnncourse.exercises.checks import keras_cnn
+from cnncourse.exercises.registry import evaluate
 
 pytestmark = pytest.mark.keras
 pytest.importorskip("keras")
@@ -28,32 +31,101 @@ def test_none_is_not_attempted(exercise_id):
     assert verdict.status == "not attempted" and verdict.points == 0
 
 
-def test_softmax_from_logits():
-    assert check("keras-softmax-from-logits", False).passed
-    wrong = check("keras-softmax-from-logits", True)
-    assert wrong.status == "fail" and "softmax" in wrong.message
-    assert "wrong type" in check("keras-softmax-from-logits", "False").message
+def from_logits_for(outputs):
+    outputs = np.asarray(outputs, dtype="float64")
+    return not (np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4) and (outputs >= 0).all())
 
 
-def test_loss_value_matches_keras_and_names_the_mistakes():
+def loss_from_logits(logits, labels):
+    z = np.asarray(logits, dtype="float64")
+    z = z - z.max(axis=1, keepdims=True)
+    return float((np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), labels]).mean())
+
+
+def stopping_epoch(val_losses, patience):
+    best, best_epoch, wait = float("inf"), 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+
+
+@pytest.mark.parametrize(
+    "exercise_id, solution, literal",
+    [
+        ("keras-softmax-from-logits", from_logits_for, False),
+        ("keras-loss-value", loss_from_logits, 0.4170300),
+        ("keras-early-stopping", stopping_epoch, (7, 5)),
+    ],
+)
+def test_grading_passes_the_function_and_fails_literals(exercise_id, solution, literal):
+    ex = get_exercise(exercise_id)
+    assert check(exercise_id, solution).passed
+    assert evaluate(ex, lambda: solution)["status"] == "pass"
+    feedback = check(exercise_id, literal)  # right for the chapter's case
+    assert feedback.status == "fail" and "grade needs the function" in feedback.message
+    assert evaluate(ex, lambda: literal)["points"] == 0
+
+    def constant(*args):  # right for the chapter's case only
+        return literal
+
+    assert check(exercise_id, constant).status == "fail"  # feedback tries other inputs
+    assert evaluate(ex, lambda: constant)["points"] == 0
+
+
+def test_from_logits_for_agrees_with_keras_and_catches_shortcuts():
+    """Oracle: Keras' loss with the value the function returns equals the loss on logits."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(6, 10)).astype("float32")
+    labels = rng.integers(0, 10, size=6)
+    truth = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
+    for outputs in (logits, logits + 20, keras.ops.convert_to_numpy(keras.ops.softmax(logits))):
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits_for(outputs))
+        assert float(loss(labels, outputs)) == pytest.approx(truth, rel=1e-4)
+    always = check("keras-softmax-from-logits", lambda outputs: True)
+    assert always.status == "fail" and "softmax" in always.message
+    non_negative = check(
+        "keras-softmax-from-logits", lambda out: bool((np.asarray(out) < 0).any())
+    )
+    assert non_negative.status == "fail" and "add up to" in non_negative.message
+    exact = check("keras-softmax-from-logits", lambda out: not (np.sum(out, axis=1) == 1).all())
+    assert exact.status == "fail"  # float32 rows sum to 1 only up to rounding
+    assert "wrong type" in check("keras-softmax-from-logits", lambda out: "False").message
+    assert "array(" not in always.message  # batches are named by their shape
+
+
+def test_loss_from_logits_matches_keras_and_names_the_mistakes():
+    rng = np.random.default_rng(1)
+    for n, k in [(1, 3), (5, 10), (8, 4)]:
+        logits = rng.uniform(-8, 8, size=(n, k)).astype("float32")
+        labels = rng.integers(0, k, size=n)
+        oracle = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+        assert loss_from_logits(logits, labels) == pytest.approx(float(oracle), rel=1e-5)
+        assert keras_cnn.loss_from_logits(logits, labels) == pytest.approx(float(oracle), rel=1e-5)
     logits = np.array([keras_cnn.LOGITS], dtype="float32")
     label = np.array([keras_cnn.TRUE_CLASS])
-    oracle = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(label, logits))
-    assert check("keras-loss-value", oracle).passed
-    assert check("keras-loss-value", round(oracle, 3)).passed
     # eager Keras treats raw logits as probabilities when from_logits=False
     as_probs = float(keras.losses.SparseCategoricalCrossentropy(from_logits=False)(label, logits))
     verdict = check("keras-loss-value", as_probs)
     assert verdict.status == "fail" and "from_logits=False" in verdict.message
-    # softmax applied twice, computed by hand: on the TensorFlow backend Keras notices a
-    # softmax output and quietly uses its logits, so it cannot serve as the oracle here
     probs = np.exp(logits) / np.exp(logits).sum()
     twice = float(np.log(np.exp(probs).sum()) - probs[0, keras_cnn.TRUE_CLASS])
-    assert "twice" in check("keras-loss-value", twice).message
-    probability = float(keras.ops.softmax(logits)[0, 0])
-    assert "negative log" in check("keras-loss-value", probability).message
-    assert "natural log" in check("keras-loss-value", oracle / np.log(10)).message
-    assert str(round(oracle, 3)) not in check("keras-loss-value", 1.0).message
+    assert "twice" in check("keras-loss-value", lambda z, y: twice).message
+    assert "natural log" in check("keras-loss-value", lambda z, y: 0.41703 / np.log(10)).message
+
+    def summed(logits, labels):
+        return loss_from_logits(logits, labels) * len(labels)
+
+    def own_label_ignored(logits, labels):
+        return loss_from_logits(logits, np.zeros_like(labels))
+
+    assert "mean" in check("keras-loss-value", summed).message
+    assert "own label" in check("keras-loss-value", own_label_ignored).message
+    assert evaluate(get_exercise("keras-loss-value"), lambda: summed)["points"] == 0
 
 
 def _keras_early_stopping(val_losses, patience):
@@ -73,23 +145,38 @@ def _keras_early_stopping(val_losses, patience):
     return last, int(model.get_weights()[0][0, 0]) + 1
 
 
-def test_early_stopping_answer_is_what_keras_does():
-    oracle = _keras_early_stopping(keras_cnn.VAL_LOSSES, keras_cnn.PATIENCE)
-    assert oracle == keras_cnn.early_stopping(keras_cnn.VAL_LOSSES, keras_cnn.PATIENCE)
-    for losses, patience in [((1.0, 0.9, 0.95, 0.8, 0.85, 0.9), 2), ((1.0, 0.9, 0.8), 1)]:
-        assert _keras_early_stopping(losses, patience) == keras_cnn.early_stopping(
-            losses, patience
-        )
-    stopped, restored = oracle
-    assert check("keras-early-stopping", oracle).passed
-    assert check("keras-early-stopping", list(oracle)).passed
-    assert "not the last" in check("keras-early-stopping", (stopped, stopped)).message
-    assert "before the last epoch" in check("keras-early-stopping", (9, 9)).message
-    assert "one epoch short" in check("keras-early-stopping", (stopped - 1, restored)).message
-    assert "from 1" in check("keras-early-stopping", (stopped - 1, restored - 1)).message
-    assert "lowest" in check("keras-early-stopping", (stopped, restored - 1)).message
-    assert "two numbers" in check("keras-early-stopping", (1, 2, 3)).message
-    assert "wrong type" in check("keras-early-stopping", "7, 5").message
+def test_early_stopping_reference_and_solution_are_what_keras_does():
+    rng = random.Random(0)
+    cases = [(keras_cnn.VAL_LOSSES, keras_cnn.PATIENCE), ((1.0, 0.9, 0.9, 0.95, 0.8), 2)]
+    cases += [keras_cnn._draw_losses(rng) for _ in range(12)]
+    for losses, patience in cases:
+        oracle = _keras_early_stopping(losses, patience)
+        assert keras_cnn.early_stopping(losses, patience) == oracle
+        assert stopping_epoch(losses, patience) == oracle
+
+
+def test_early_stopping_mistakes_get_hints():
+    def hint(pair):
+        return check("keras-early-stopping", lambda losses, patience: pair).message
+
+    stopped, restored = keras_cnn.early_stopping(keras_cnn.VAL_LOSSES, keras_cnn.PATIENCE)
+    assert "not the last" in hint((stopped, stopped))
+    assert "before the last epoch" in hint((9, 9))
+    assert "one epoch short" in hint((stopped - 1, restored))
+    assert "from 1" in hint((stopped - 1, restored - 1))
+    assert "lowest" in hint((stopped, restored - 1))
+    assert "two numbers" in hint((1, 2, 3))
+    assert "wrong type" in hint("7, 5")
+
+    def tie_improves(val_losses, patience):  # <= instead of <
+        return stopping_epoch([x - 1e-9 * i for i, x in enumerate(val_losses)], patience)
+
+    def last_if_no_stop(val_losses, patience):
+        stopped, restored = stopping_epoch(val_losses, patience)
+        return (stopped, stopped) if stopped == len(val_losses) else (stopped, restored)
+
+    for wrong in (tie_improves, last_if_no_stop):
+        assert check("keras-early-stopping", wrong).status == "fail"
 
 
 def _tiny_layers():

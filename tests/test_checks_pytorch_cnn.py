@@ -154,17 +154,33 @@ LOGITS = torch.tensor([[2.0, 0.5, -1.0]])
 TARGET = torch.tensor([0])
 
 
+def cross_entropy_solution(logits, target):
+    z = np.asarray(logits, dtype=float)
+    top = z.max()
+    return float(top + np.log(np.exp(z - top).sum()) - z[target])
+
+
 def test_cross_entropy_solution_agrees_with_pytorch():
-    expected = nn.CrossEntropyLoss()(LOGITS, TARGET).item()
-    assert check("torch-cross-entropy", expected).passed
-    logits = np.array([2.0, 0.5, -1.0])
-    assert check("torch-cross-entropy", float(-logits[0] + np.log(np.exp(logits).sum()))).passed
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 7, 12):
+        logits = rng.uniform(-10, 10, size=k)
+        target = int(rng.integers(k))
+        oracle = nn.functional.cross_entropy(torch.tensor([logits]), torch.tensor([target])).item()
+        assert cross_entropy_solution(list(logits), target) == pytest.approx(oracle, rel=1e-6)
+    assert check("torch-cross-entropy", cross_entropy_solution).passed
+
+
+def test_cross_entropy_right_number_says_the_grade_needs_the_function():
+    right = nn.CrossEntropyLoss()(LOGITS, TARGET).item()
+    result = check("torch-cross-entropy", right)
+    assert result.status == "fail" and "grade needs the function" in result.message
 
 
 def test_cross_entropy_double_softmax_is_recognised():
     double = nn.CrossEntropyLoss()(torch.softmax(LOGITS, dim=1), TARGET).item()
-    result = check("torch-cross-entropy", double)
-    assert result.status == "fail" and "twice" in result.message
+    for answer in (double, lambda logits, target: double):
+        result = check("torch-cross-entropy", answer)
+        assert result.status == "fail" and "twice" in result.message
 
 
 @pytest.mark.parametrize(
@@ -177,10 +193,30 @@ def test_cross_entropy_double_softmax_is_recognised():
     ],
 )
 def test_cross_entropy_other_mistakes(transform, words):
-    loss = nn.CrossEntropyLoss()(LOGITS, TARGET).item()
-    p = torch.softmax(LOGITS, dim=1)[0, 0].item()
-    result = check("torch-cross-entropy", transform(loss, p))
+    def wrong(logits, target):
+        z = torch.tensor([logits])
+        loss = nn.functional.cross_entropy(z, torch.tensor([target])).item()
+        return transform(loss, torch.softmax(z, dim=1)[0, target].item())
+
+    result = check("torch-cross-entropy", wrong)
     assert result.status == "fail" and words in result.message, result.message
+
+
+def test_cross_entropy_feedback_tries_another_target():
+    def first_logit(logits, target):  # right only when the target is class 0
+        return cross_entropy_solution(logits, 0)
+
+    result = check("torch-cross-entropy", first_logit)
+    assert result.status == "fail" and "logits[target]" in result.message
+
+
+def test_cross_entropy_grading_passes_the_function_and_fails_literals():
+    ex = get_exercise("torch-cross-entropy")
+    assert ex.name == "cross_entropy"
+    assert evaluate(ex, lambda: cross_entropy_solution)["status"] == "pass"
+    right = nn.CrossEntropyLoss()(LOGITS, TARGET).item()
+    assert evaluate(ex, lambda: right)["points"] == 0
+    assert evaluate(ex, lambda: lambda logits, target: right)["points"] == 0
 
 
 # ---- torch-evaluate ----------------------------------------------------------------------

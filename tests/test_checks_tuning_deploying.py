@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -25,6 +26,18 @@ def grid_hours(runs, epochs, seconds_per_epoch):
     return runs * epochs * seconds_per_epoch / 3600
 
 
+def plateau_lr(val_losses, lr, factor, patience):
+    best, bad = float("inf"), 0
+    for loss in val_losses:
+        if loss < best:
+            best, bad = loss, 0
+        else:
+            bad += 1
+        if bad > patience:
+            lr, bad = lr * factor, 0
+    return lr
+
+
 def test_every_exercise_is_registered_for_this_chapter():
     registry.load_checks()
     ids = {e.id for e in registry.all_exercises() if e.chapter == "tuning_deploying"}
@@ -43,7 +56,7 @@ def test_every_exercise_is_registered_for_this_chapter():
     [
         ("deploy-grid-runs", grid_runs),
         ("deploy-grid-hours", grid_hours),
-        ("deploy-plateau-lr", 3e-3 * 0.5**3),
+        ("deploy-plateau-lr", plateau_lr),
         ("deploy-cosine-lr", cosine_lr),
     ],
 )
@@ -91,19 +104,70 @@ def test_grid_grading_needs_the_function(exercise_id, solution, literal):
     assert registry.evaluate(ex, lambda: constant)["status"] == "fail"
 
 
-def test_plateau_lr_matches_torch_reduce_on_plateau():
-    # Oracle: fit's "plateau" schedule (factor 0.5, patience 1) fed a loss that stalls.
+def test_plateau_lr_grading_needs_the_function():
+    ex = registry.get_exercise("deploy-plateau-lr")
+    assert ex.name == "plateau_lr"
+    literal = 3e-3 * 0.5**2  # right for the chapter's case
+    feedback = check("deploy-plateau-lr", literal)
+    assert feedback.status == "fail" and "grade needs the function" in feedback.message
+    assert registry.evaluate(ex, lambda: plateau_lr)["status"] == "pass"
+    assert registry.evaluate(ex, lambda: literal)["points"] == 0
+
+    def constant(*args):
+        return literal
+
+    assert check("deploy-plateau-lr", constant).status == "fail"  # feedback tries another run
+    assert registry.evaluate(ex, lambda: constant)["points"] == 0
+
+
+def test_plateau_lr_solution_and_oracle_match_torch_reduce_on_plateau():
+    # the oracle steps a real ReduceLROnPlateau; the drawn cases keep clear of its
+    # threshold and eps, so the rule the chapter states gives the same rate
+    rng = random.Random(0)
+    cases = [chapter.PLATEAU_CASE] + [chapter._draw_plateau(rng) for _ in range(300)]
+    for case in cases:
+        assert plateau_lr(*case) == pytest.approx(chapter.plateau_oracle(*case), rel=1e-9)
     optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=3e-3)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
-    # patience 1: a reduction after two epochs without improvement; three such stalls
-    losses = [1.0, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.7, 0.7, 0.7]
-    for loss in losses:
+    for loss in chapter.PLATEAU_LOSSES:
         scheduler.step(loss)
-    oracle = optimizer.param_groups[0]["lr"]
-    assert oracle == pytest.approx(3e-3 / 8)
-    assert check("deploy-plateau-lr", oracle).passed
-    assert "every stall" in check("deploy-plateau-lr", 1.5e-3).message
-    assert "six" in check("deploy-plateau-lr", 5e-4).message
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(3e-3 * 0.5**2)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "words"),
+    [
+        (lambda losses, lr, f, p: plateau_lr(losses, lr, f, p - 1), "MORE than patience"),
+        (lambda losses, lr, f, p: lr * f, "not once"),
+        (lambda losses, lr, f, p: lr, "never changed"),
+        (lambda losses, lr, f, p: plateau_lr(losses, lr, 0.5, 1), "plateau_lr("),
+    ],
+)
+def test_plateau_lr_mistakes_get_hints(wrong, words):
+    result = check("deploy-plateau-lr", wrong)
+    assert result.status == "fail" and words in result.message, result.message
+
+
+def test_plateau_lr_count_kept_or_never_cleared_gets_hints():
+    def no_reset(val_losses, lr, factor, patience):
+        best, bad = float("inf"), 0
+        for loss in val_losses:
+            best, bad = (loss, 0) if loss < best else (best, bad + 1)
+            lr = lr * factor if bad > patience else lr
+        return lr
+
+    def never_cleared(val_losses, lr, factor, patience):
+        best, bad = float("inf"), 0
+        for loss in val_losses:
+            best, bad = (loss, bad) if loss < best else (best, bad + 1)
+            if bad > patience:
+                lr, bad = lr * factor, 0
+        return lr
+
+    assert "starts again from 0" in check("deploy-plateau-lr", no_reset).message
+    assert "clears the count" in check("deploy-plateau-lr", never_cleared).message
+    ex = registry.get_exercise("deploy-plateau-lr")
+    assert registry.evaluate(ex, lambda: no_reset)["points"] == 0
 
 
 def test_cosine_lr_oracle_is_torch_and_typical_mistakes_get_hints():

@@ -7,16 +7,24 @@ logged validation losses, the reference model), not stored.
 from __future__ import annotations
 
 import math
+import random
+import secrets
 
 from cnncourse.exercises.answers import (
+    NotAttempted,
     WrongType,
     as_bool,
+    as_callable,
     as_float,
     as_shape,
+    check_function,
     compare_float,
     describe,
+    drawn_cases,
+    needs_function,
+    value_of_case,
 )
-from cnncourse.exercises.registry import chapter_value, exercise
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "keras_cnn"
 
@@ -65,19 +73,120 @@ def early_stopping(val_losses, patience: int) -> tuple[int, int]:
     return len(val_losses), best_epoch
 
 
-@exercise("keras-softmax-from-logits", chapter=CHAPTER, points=1)
-def _softmax_from_logits(answer) -> str | None:
-    if as_bool(answer, "True or False (the value of from_logits)") is not False:
-        return (
-            "from_logits=True tells the loss to apply softmax itself. Does this model's "
-            "output still need one?"
-        )
+def from_logits_for(outputs) -> bool:
+    """The ``from_logits`` a loss needs for a model whose batch of outputs is ``outputs``:
+    ``False`` when every row is a probability distribution (softmax outputs), else ``True``."""
+    rows = [[float(v) for v in row] for row in outputs]
+    probabilities = all(
+        min(row) >= 0 and math.isclose(sum(row), 1.0, abs_tol=1e-4) for row in rows
+    )
+    return not probabilities
+
+
+def _outputs(rng: random.Random, n: int, k: int, kind: str):
+    """A float32 batch (n, k) of a model's outputs: ``softmax`` probabilities, or logits
+    (``logits`` around 0, ``positive`` logits shifted above 0, as softmax allows)."""
+    import numpy as np
+
+    logits = np.array([[rng.gauss(0, 3) for _ in range(k)] for _ in range(n)])
+    if kind == "positive":
+        logits = logits - logits.min() + rng.uniform(0.1, 5)
+    if kind == "softmax":
+        exps = np.exp(logits - logits.max(axis=1, keepdims=True))
+        logits = exps / exps.sum(axis=1, keepdims=True)
+    return logits.astype("float32")
+
+
+def _compare_bool(got, expected: bool) -> str | None:
+    got = as_bool(got, "True or False (the value of from_logits)")
+    if got == expected:
+        return None
+    if expected:
+        return "these outputs are not probabilities, so the loss must apply softmax itself."
+    return (
+        "from_logits=True tells the loss to apply softmax itself. Do these outputs still need one?"
+    )
+
+
+def _on_batches(func, cases, compare, what: str) -> str | None:
+    """Call ``func`` on each case ``(args, expected)`` whose first argument is a batch;
+    hints name the batch by its shape, not by its values."""
+    for args, expected in cases:
+        shown = f"{what} on {describe(args[0])}"
+        try:
+            got = func(*args)
+        except NotImplementedError as err:
+            raise NotAttempted("the function still raises NotImplementedError.") from err
+        except Exception as err:  # a student's bug: name the inputs, not the answer
+            return f"{shown} raised {type(err).__name__}: {err}"
+        if got is None:
+            return f"{shown} returned None: every path through it should return the result."
+        try:
+            hint = compare(got, expected)
+        except WrongType as err:
+            return f"{shown} returned a value of the wrong type: {err}"
+        if hint is not None:
+            return f"{shown}: {hint}"
     return None
 
 
-@exercise("keras-loss-value", chapter=CHAPTER, points=1)
+@exercise("keras-softmax-from-logits", name="from_logits_for", chapter=CHAPTER, points=1)
+def _softmax_from_logits(answer) -> str | None:
+    rng = random.Random(0)
+    chapter_case = _outputs(rng, 4, 10, "softmax")  # a softmax-ended model's outputs
+    got = value_of_case(answer, (chapter_case,), "from_logits_for")
+    hint = _compare_bool(got, False)
+    if hint is not None or not callable(answer):
+        return needs_function(answer, hint, "from_logits_for(outputs)")
+    for kind, n, k in (("logits", 4, 10), ("positive", 3, 5), ("softmax", 5, 3)):
+        case = ((_outputs(rng, n, k, kind),), kind != "softmax")
+        hint = _on_batches(answer, [case], _compare_bool, "from_logits_for")
+        if hint is not None:
+            if kind == "positive":
+                return f"{hint} These logits are all positive: what do softmax outputs add up to?"
+            return hint
+    return None
+
+
+@grading("keras-softmax-from-logits")
+def _softmax_from_logits_graded(answer) -> str | None:
+    """Batches of softmax outputs and of logits, of sizes drawn at grading time."""
+    rng = random.Random(secrets.randbits(64))
+    kinds = ["softmax", "logits", "positive", "softmax", "logits", "positive"]
+    rng.shuffle(kinds)
+    batches = [_outputs(rng, rng.randint(1, 16), rng.randint(2, 20), kind) for kind in kinds]
+    cases = [((out,), from_logits_for(out)) for out in batches]
+    func = as_callable(answer, "a function from_logits_for(outputs)")
+    return _on_batches(func, cases, _compare_bool, "from_logits_for")
+
+
+def loss_from_logits(logits, labels) -> float:
+    """Keras' ``SparseCategoricalCrossentropy(from_logits=True)``: the batch mean of
+    ``-log softmax(logits[i])[labels[i]]``."""
+    rows = [[float(v) for v in row] for row in logits]
+    losses = [cross_entropy_from_logits(row, int(y)) for row, y in zip(rows, labels, strict=True)]
+    return sum(losses) / len(losses)
+
+
+def _loss_problem(rng: random.Random) -> tuple:
+    """A batch of logits (N, K) and integer labels (N,), as NumPy arrays."""
+    import numpy as np
+
+    n, k = rng.randint(1, 8), rng.randint(2, 12)
+    logits = np.array([[round(rng.uniform(-8, 8), 2) for _ in range(k)] for _ in range(n)])
+    return logits, np.array([rng.randrange(k) for _ in range(n)])
+
+
+def _compare_loss(got, expected: float) -> str | None:
+    return compare_float(as_float(got, "the loss"), expected, rtol=1e-4, atol=1e-6)
+
+
+@exercise("keras-loss-value", name="loss_from_logits", chapter=CHAPTER, points=1)
 def _loss_value(answer) -> str | None:
-    got = as_float(answer, "the loss")
+    import numpy as np
+
+    case = (np.array([LOGITS]), np.array([TRUE_CLASS]))
+    got = as_float(value_of_case(answer, case, "loss_from_logits"), "the loss")
     expected = cross_entropy_from_logits(LOGITS, TRUE_CLASS)
     probability = softmax(LOGITS)[TRUE_CLASS]
     mistakes = [
@@ -96,27 +205,67 @@ def _loss_value(answer) -> str | None:
         ),
         (-expected, "a cross-entropy loss is never negative: check the sign."),
     ]
-    return compare_float(got, expected, rtol=1e-3, atol=1e-4, known_mistakes=mistakes)
+    hint = compare_float(got, expected, rtol=1e-3, atol=1e-4, known_mistakes=mistakes)
+    if hint is not None or not callable(answer):
+        return needs_function(answer, hint, "loss_from_logits(logits, labels)")
+    logits = np.array([[2.0, -1.0, 0.5, 3.0], [0.0, 4.0, -2.0, 1.0], [1.5, 1.5, -0.5, 0.0]])
+    labels = [3, 0, 2]
+    losses = [
+        cross_entropy_from_logits(row, y) for row, y in zip(logits.tolist(), labels, strict=True)
+    ]
+    mistakes = [
+        (sum(losses), "the loss of a batch is the mean over its images, not the sum."),
+        (losses[0], "the loss of a batch is the mean over all its images."),
+        (
+            sum(cross_entropy_from_logits(row, 0) for row in logits.tolist()) / 3,
+            "take each image's own label: logits[i, labels[i]].",
+        ),
+    ]
+
+    def compare(got, expected: float) -> str | None:
+        got = as_float(got, "the loss")
+        return compare_float(got, expected, rtol=1e-4, atol=1e-6, known_mistakes=mistakes)
+
+    cases = [((logits, np.array(labels)), sum(losses) / len(losses))]
+    return _on_batches(answer, cases, compare, "loss_from_logits")
 
 
-@exercise("keras-early-stopping", chapter=CHAPTER, points=1)
-def _early_stopping(answer) -> str | None:
+@grading("keras-loss-value")
+def _loss_value_graded(answer) -> str | None:
+    """Batches of logits and labels drawn at grading time."""
+    cases = drawn_cases(_loss_problem, loss_from_logits, 6)
+    func = as_callable(answer, "a function loss_from_logits(logits, labels)")
+    return _on_batches(func, cases, _compare_loss, "loss_from_logits")
+
+
+def _compare_epochs(got, expected: tuple[int, int]) -> str | None:
     try:
-        got = as_shape(answer, "a pair (last epoch run, epoch restored)")
+        got = as_shape(got, "a pair (last epoch run, epoch restored)")
     except WrongType as err:
         raise WrongType(
-            f"expected a pair of epoch numbers such as (4, 2), got {describe(answer)}."
+            f"expected a pair of epoch numbers such as (4, 2), got {describe(got)}."
         ) from err
     if len(got) != 2:
-        return "answer with two numbers: (last epoch run, epoch whose weights are restored)."
-    stopped, restored = early_stopping(VAL_LOSSES, PATIENCE)
+        return "return two numbers: (last epoch run, epoch whose weights are restored)."
+    return None if got == expected else f"returned {got}."
+
+
+def _early_stopping_hint(got, val_losses, patience: int) -> str | None:
+    """A hint for the pair ``got`` on the chapter's losses, worked out from them."""
+    got = as_shape(got, "a pair (last epoch run, epoch restored)")
+    stopped, restored = early_stopping(val_losses, patience)
+    if len(got) != 2:
+        return "return two numbers: (last epoch run, epoch whose weights are restored)."
     if got == (stopped, restored):
         return None
     if 0 in got or got == (stopped - 1, restored - 1):
         return "count epochs from 1, as Keras prints them."
     if got[0] != stopped:
-        if got[0] == len(VAL_LOSSES):
-            return "EarlyStopping ends the run before the last epoch: when does the wait reach 2?"
+        if got[0] == len(val_losses):
+            return (
+                "EarlyStopping ends the run before the last epoch: when does the wait "
+                f"reach {patience}?"
+            )
         if got[0] == stopped - 1:
             return (
                 "one epoch short: the epoch that makes the wait reach the patience still runs "
@@ -131,6 +280,49 @@ def _early_stopping(answer) -> str | None:
     if got[1] > stopped:
         return "the restored weights come from an epoch that was actually run."
     return f"epoch {got[1]} is not the epoch with the lowest validation loss among those run."
+
+
+@exercise("keras-early-stopping", name="stopping_epoch", chapter=CHAPTER, points=1)
+def _early_stopping(answer) -> str | None:
+    got = value_of_case(answer, (VAL_LOSSES, PATIENCE), "stopping_epoch")
+    try:
+        hint = _early_stopping_hint(got, VAL_LOSSES, PATIENCE)
+    except WrongType as err:
+        raise WrongType(
+            f"expected a pair of epoch numbers such as (4, 2), got {describe(got)}."
+        ) from err
+    if hint is not None or not callable(answer):
+        return needs_function(answer, hint, "stopping_epoch(val_losses, patience)")
+    for losses, patience in (
+        ((0.9, 0.8, 0.85, 0.8, 0.82, 0.78), 2),  # a tie is no improvement
+        ((1.0, 0.9, 0.85, 0.86, 0.8, 0.81), 2),  # never stops: the best is restored
+    ):
+        hint = _early_stopping_hint(
+            value_of_case(answer, (losses, patience), "stopping_epoch"), losses, patience
+        )
+        if hint is not None:
+            return f"stopping_epoch({losses}, {patience}): {hint}"
+    return None
+
+
+def _draw_losses(rng: random.Random) -> tuple:
+    """Validation losses on a 0.01 grid (ties included) and a patience."""
+    loss, losses = rng.uniform(0.4, 1.5), []
+    for _ in range(rng.randint(5, 16)):
+        losses.append(round(loss, 2))
+        loss = max(0.05, loss + rng.choice((-0.08, -0.04, -0.02, 0.0, 0.01, 0.03)))
+    return tuple(losses), rng.randint(1, 4)
+
+
+@grading("keras-early-stopping")
+def _early_stopping_graded(answer) -> str | None:
+    """Loss sequences and patiences drawn at grading time."""
+    cases = drawn_cases(_draw_losses, early_stopping, 5)
+    rng = random.Random(secrets.randbits(64))
+    improving = tuple(round(1.0 - 0.05 * i, 2) for i in range(rng.randint(4, 10)))
+    cases.append(((improving, rng.randint(1, 3)), (len(improving), len(improving))))
+    func = as_callable(answer, "a function stopping_epoch(val_losses, patience)")
+    return check_function(func, cases, compare=_compare_epochs, name="stopping_epoch")
 
 
 @exercise("keras-rescaling-model", chapter=CHAPTER, points=2)

@@ -172,34 +172,65 @@ def cross_entropy(logits, target: int) -> float:
     return log_sum - logits[target]
 
 
-@exercise("torch-cross-entropy", chapter=CHAPTER, points=1)
-def _cross_entropy(answer) -> str | None:
-    got = as_float(answer, "the loss")
-    expected = cross_entropy(LOGITS, TRUE_CLASS)
-    exps = [math.exp(z) for z in LOGITS]
+def _cross_entropy_mistakes(logits, target: int) -> list[tuple[float, str]]:
+    """The values typical mistakes give on ``(logits, target)``, each with its hint."""
+    expected = cross_entropy(logits, target)
+    exps = [math.exp(z - max(logits)) for z in logits]
     probabilities = [e / sum(exps) for e in exps]
-    return compare_float(
+    return [
+        (-expected, "a loss is never negative: mind the sign of the log."),
+        (
+            cross_entropy(probabilities, target),
+            "that is a softmax applied twice: CrossEntropyLoss takes the logits themselves.",
+        ),
+        (expected / math.log(10), "use the natural logarithm, not log base 10."),
+        (1 - probabilities[target], "the loss is minus the log of the probability, not 1 - p."),
+        (
+            probabilities[target],
+            "that is the probability of the true class; the loss is -log of it.",
+        ),
+    ]
+
+
+def _compare_loss(got, expected: float) -> str | None:
+    return compare_float(as_float(got, "the loss"), expected, rtol=1e-4, atol=1e-6)
+
+
+@exercise("torch-cross-entropy", name="cross_entropy", chapter=CHAPTER, points=1)
+def _cross_entropy(answer) -> str | None:
+    got = as_float(value_of_case(answer, (list(LOGITS), TRUE_CLASS), "cross_entropy"), "the loss")
+    hint = compare_float(
         got,
-        expected,
+        cross_entropy(LOGITS, TRUE_CLASS),
         rtol=1e-4,
         atol=1e-6,
-        known_mistakes=(
-            (-expected, "a loss is never negative: mind the sign of the log."),
-            (
-                cross_entropy(probabilities, TRUE_CLASS),
-                "that is a softmax applied twice: CrossEntropyLoss takes the logits themselves.",
-            ),
-            (expected / math.log(10), "use the natural logarithm, not log base 10."),
-            (
-                1 - probabilities[TRUE_CLASS],
-                "the loss is minus the log of the probability, not 1 - p.",
-            ),
-            (
-                probabilities[TRUE_CLASS],
-                "that is the probability of the true class; the loss is -log of it.",
-            ),
-        ),
+        known_mistakes=_cross_entropy_mistakes(LOGITS, TRUE_CLASS),
     )
+    if hint is not None or not callable(answer):
+        return needs_function(answer, hint, "cross_entropy(logits, target)")
+    logits, target = [0.3, -1.2, 2.5, 0.0, 1.1], 3
+    got = as_float(value_of_case(answer, (logits, target), "cross_entropy"), "the loss")
+    mistakes = _cross_entropy_mistakes(logits, target)
+    mistakes.append(
+        (cross_entropy(logits, 0), "take the logit of the target class, logits[target].")
+    )
+    hint = compare_float(
+        got, cross_entropy(logits, target), rtol=1e-4, atol=1e-6, known_mistakes=mistakes
+    )
+    return None if hint is None else f"cross_entropy({logits}, {target}): {hint}"
+
+
+@grading("torch-cross-entropy")
+def _cross_entropy_graded(answer) -> str | None:
+    """Logits and targets drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[list[float], int]:
+        k = rng.randint(2, 12)
+        return [round(rng.uniform(-10, 10), 3) for _ in range(k)], rng.randrange(k)
+
+    cases = drawn_cases(draw, cross_entropy, 6)
+    func = as_callable(answer, "a function cross_entropy(logits, target)")
+    return check_function(func, cases, compare=_compare_loss, name="cross_entropy")
 
 
 def _evaluation_problem():

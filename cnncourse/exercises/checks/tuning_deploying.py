@@ -1,7 +1,7 @@
 """Checks of the chapter "Tuning, saving and deploying" (``book/tuning_deploying.md``).
 
 Expected values are computed from the problem: grid sizes and costs by arithmetic, the
-plateau rate from ``fit``'s factor, the cosine schedule from PyTorch's own scheduler.
+plateau and cosine rates from PyTorch's own schedulers.
 The functions a student writes (the cosine rate, a log-uniform sampler, a submission
 file) are graded on inputs drawn at grading time, so a hard-coded answer fails.
 """
@@ -30,7 +30,7 @@ CHAPTER = "tuning_deploying"
 # The problems the exercises pose (the chapter states the same numbers).
 GRID = {"lr": (1e-4, 3e-4, 1e-3, 3e-3), "batch_size": (32, 64, 128), "width": (16, 32)}
 EPOCHS_PER_RUN, SECONDS_PER_EPOCH = 5, 40
-PLATEAU_START, PLATEAU_FACTOR, PLATEAU_STALLS = 3e-3, 0.5, 3  # fit(scheduler="plateau")
+PLATEAU_START, PLATEAU_FACTOR = 3e-3, 0.5  # fit(scheduler="plateau")
 COSINE_CASES = ((0, 100, 1e-3), (25, 100, 1e-3), (50, 100, 1e-3), (80, 200, 3e-3), (99, 100, 1e-2))
 
 
@@ -103,24 +103,96 @@ def _grid_hours_graded(answer) -> str | None:
     return check_fresh_cases(answer, cases, "grid_hours", rtol=1e-6, atol=1e-9)
 
 
-@exercise("deploy-plateau-lr", chapter=CHAPTER, points=1)
-def _plateau_lr(answer) -> str | None:
-    got = as_float(answer, "a learning rate")
+def plateau_oracle(val_losses, lr: float, factor: float, patience: int) -> float:
+    """The rate of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` after it has been
+    stepped on each validation loss of ``val_losses`` in turn."""
+    import torch
+
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=factor, patience=patience
+    )
+    for loss in val_losses:
+        scheduler.step(loss)
+    return optimizer.param_groups[0]["lr"]
+
+
+def _plateau_variant(val_losses, lr, factor, patience, *, at=1, reset=True, streak=True):
+    """The rate a typical misreading of the rule gives: a reduction once ``patience + at``
+    bad epochs are counted (``at=0``: "at patience"), the count kept after a reduction
+    (``reset=False``) or never cleared by an improvement (``streak=False``)."""
+    best, bad = math.inf, 0
+    for loss in val_losses:
+        if loss < best:
+            best = loss
+            bad = 0 if streak else bad
+        else:
+            bad += 1
+        if bad >= patience + at:
+            lr *= factor
+            bad = 0 if reset else bad
+    return lr
+
+
+# The chapter's case: fit(..., lr=3e-3, scheduler="plateau") uses factor 0.5, patience 1.
+PLATEAU_LOSSES = (0.9, 0.8, 0.8, 0.8, 0.8, 0.7, 0.75, 0.6, 0.62, 0.61, 0.6)
+PLATEAU_CASE = (PLATEAU_LOSSES, PLATEAU_START, PLATEAU_FACTOR, 1)
+
+
+def _plateau_hint(got: float, case: tuple) -> str | None:
+    losses, lr, factor, patience = case
     return compare_float(
         got,
-        PLATEAU_START * PLATEAU_FACTOR**PLATEAU_STALLS,
+        plateau_oracle(*case),
         known_mistakes=[
-            (PLATEAU_START * PLATEAU_FACTOR, "the rate is halved at every stall, not once."),
             (
-                PLATEAU_START * (1 - PLATEAU_FACTOR * PLATEAU_STALLS),
-                "each reduction multiplies the current rate; it does not subtract.",
+                _plateau_variant(*case, at=0),
+                "the rate drops once the bad epochs in a row are MORE than patience.",
             ),
             (
-                PLATEAU_START / (2 * PLATEAU_STALLS),
-                "halving three times is not dividing by six.",
+                _plateau_variant(*case, reset=False),
+                "after a reduction the count of bad epochs starts again from 0.",
             ),
+            (
+                _plateau_variant(*case, streak=False),
+                "an epoch that beats the best loss clears the count of bad epochs.",
+            ),
+            (lr * factor, "the rate is multiplied by factor at every plateau, not once."),
+            (lr, "the rate never changed: compare each loss with the best one so far."),
         ],
     )
+
+
+@exercise("deploy-plateau-lr", name="plateau_lr", chapter=CHAPTER, points=1)
+def _plateau_lr(answer) -> str | None:
+    got = as_float(value_of_case(answer, PLATEAU_CASE, "plateau_lr"), "a learning rate")
+    hint = _plateau_hint(got, PLATEAU_CASE)
+    if hint is not None or not callable(answer):
+        return needs_function(answer, hint, "plateau_lr(val_losses, lr, factor, patience)")
+    case = ((1.0, 0.9, 0.95, 0.92, 0.9, 0.91, 0.85, 0.86, 0.87, 0.88, 0.89, 0.84), 0.01, 0.1, 2)
+    got = as_float(value_of_case(answer, case, "plateau_lr"), "a learning rate")
+    hint = _plateau_hint(got, case)
+    return None if hint is None else f"plateau_lr{case}: {hint}"
+
+
+def _draw_plateau(rng: random.Random) -> tuple:
+    """Losses on a 0.01 grid (ties included: a tie is no improvement), a rate, a factor and
+    a patience. Steps of 0.01 on losses above 0.1 lie far beyond PyTorch's relative
+    threshold of 1e-4, and at most 7 reductions by 0.2 or more from 1e-3 or more keep each
+    reduction far above its eps of 1e-8."""
+    loss, losses = rng.uniform(0.5, 1.5), []
+    for _ in range(rng.randint(6, 15)):
+        losses.append(round(loss, 2))
+        loss = max(0.1, loss + rng.choice((-0.1, -0.03, -0.01, 0.0, 0.0, 0.01, 0.04)))
+    lr = round(10 ** rng.uniform(-3, -1), 6)
+    return tuple(losses), lr, rng.choice((0.2, 0.25, 0.5, 0.7)), rng.randint(1, 3)
+
+
+@grading("deploy-plateau-lr")
+def _plateau_lr_graded(answer) -> str | None:
+    """Loss sequences, rates, factors and patiences drawn at grading time."""
+    cases = drawn_cases(_draw_plateau, plateau_oracle, 6)
+    return check_fresh_cases(answer, cases, "plateau_lr", rtol=1e-6, atol=1e-12)
 
 
 def cosine_oracle(step: int, total_steps: int, max_lr: float) -> float:
