@@ -203,7 +203,7 @@ def _digits_head_hint(func, seed: int) -> str | None:
     return None
 
 
-@exercise("transfer-digits-head", name="train_digit_head", chapter=CHAPTER, points=2)
+@exercise("transfer-digits-head", name="train_digit_head", chapter=CHAPTER, points=2, seconds=300)
 def _digits_head(answer) -> str | None:
     func = as_callable(answer, "the function train_digit_head")
     return _digits_head_hint(func, seed=0)
