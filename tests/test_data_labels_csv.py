@@ -46,29 +46,22 @@ def write_rows(tmp_path, rows: str):
     return root
 
 
-def test_a_missing_file_names_its_line_and_the_fix(tmp_path):
-    root = write_rows(tmp_path, "0,cat\n1,dog\n99,cat\n")
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("0,cat\n1,dog\n99,cat\n", ["line 4", "'99'", "99.png", "delete the row"]),
+        ("0,cat\n1,dgo\n", ["line 3", "'dgo'", "'dog'", "Correct the label"]),
+        ("0,cat\n1,\n", ["line 3", "unknown label ''"]),  # empty: unknown, never NaN
+    ],
+    ids=["missing-file", "unknown-label", "empty-label"],
+)
+def test_a_bad_row_names_its_line_and_the_fix(tmp_path, rows, expected):
+    root = write_rows(tmp_path, rows)
     with pytest.raises(data.LabelsCsvError) as caught:
         data.read_labels_csv(root / "labels.csv", root / "images", CLASSES)
     message = str(caught.value)
-    assert "line 4" in message and "'99'" in message and "99.png" in message
-    assert "delete the row" in message
+    assert all(part in message for part in expected), message
     assert isinstance(caught.value, InputError) and isinstance(caught.value, ValueError)
-
-
-def test_an_unknown_label_names_its_line_and_the_classes(tmp_path):
-    root = write_rows(tmp_path, "0,cat\n1,dgo\n")
-    with pytest.raises(data.LabelsCsvError) as caught:
-        data.read_labels_csv(root / "labels.csv", root / "images", CLASSES)
-    message = str(caught.value)
-    assert "line 3" in message and "'dgo'" in message and "'dog'" in message
-    assert "Correct the label" in message
-
-
-def test_an_empty_label_is_unknown_not_nan(tmp_path):
-    root = write_rows(tmp_path, "0,cat\n1,\n")
-    with pytest.raises(data.LabelsCsvError, match="line 3.*unknown label ''"):
-        data.read_labels_csv(root / "labels.csv", root / "images", CLASSES)
 
 
 def test_ids_keep_leading_zeros_and_a_wrong_header_is_named(tmp_path):
