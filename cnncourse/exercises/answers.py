@@ -208,13 +208,13 @@ def check_function(
 
     A function that returns ``None`` on every case, or raises ``NotImplementedError``,
     is still the stub: :class:`NotAttempted`. An exception on a case becomes a hint
-    that names the inputs (not the expected output).
+    that names the inputs (arrays by their shape), never the expected output.
     """
     as_callable(func)
     compare = compare or _compare_equal
     results = []
     for args, expected in cases:
-        shown = ", ".join(repr(a) for a in args)
+        shown = ", ".join(describe(a) if hasattr(a, "shape") else repr(a) for a in args)
         try:
             got = func(*args)
         except NotImplementedError as err:

@@ -11,7 +11,6 @@ import random
 import secrets
 
 from cnncourse.exercises.answers import (
-    NotAttempted,
     WrongType,
     as_bool,
     as_callable,
@@ -108,28 +107,6 @@ def _compare_bool(got, expected: bool) -> str | None:
     )
 
 
-def _on_batches(func, cases, compare, what: str) -> str | None:
-    """Call ``func`` on each case ``(args, expected)`` whose first argument is a batch;
-    hints name the batch by its shape, not by its values."""
-    for args, expected in cases:
-        shown = f"{what} on {describe(args[0])}"
-        try:
-            got = func(*args)
-        except NotImplementedError as err:
-            raise NotAttempted("the function still raises NotImplementedError.") from err
-        except Exception as err:  # a student's bug: name the inputs, not the answer
-            return f"{shown} raised {type(err).__name__}: {err}"
-        if got is None:
-            return f"{shown} returned None: every path through it should return the result."
-        try:
-            hint = compare(got, expected)
-        except WrongType as err:
-            return f"{shown} returned a value of the wrong type: {err}"
-        if hint is not None:
-            return f"{shown}: {hint}"
-    return None
-
-
 @exercise("keras-softmax-from-logits", name="from_logits_for", chapter=CHAPTER, points=1)
 def _softmax_from_logits(answer) -> str | None:
     rng = random.Random(0)
@@ -140,7 +117,7 @@ def _softmax_from_logits(answer) -> str | None:
         return needs_function(answer, hint, "from_logits_for(outputs)")
     for kind, n, k in (("logits", 4, 10), ("positive", 3, 5), ("softmax", 5, 3)):
         case = ((_outputs(rng, n, k, kind),), kind != "softmax")
-        hint = _on_batches(answer, [case], _compare_bool, "from_logits_for")
+        hint = check_function(answer, [case], compare=_compare_bool, name="from_logits_for")
         if hint is not None:
             if kind == "positive":
                 return f"{hint} These logits are all positive: what do softmax outputs add up to?"
@@ -157,7 +134,7 @@ def _softmax_from_logits_graded(answer) -> str | None:
     batches = [_outputs(rng, rng.randint(1, 16), rng.randint(2, 20), kind) for kind in kinds]
     cases = [((out,), from_logits_for(out)) for out in batches]
     func = as_callable(answer, "a function from_logits_for(outputs)")
-    return _on_batches(func, cases, _compare_bool, "from_logits_for")
+    return check_function(func, cases, compare=_compare_bool, name="from_logits_for")
 
 
 def loss_from_logits(logits, labels) -> float:
@@ -227,7 +204,7 @@ def _loss_value(answer) -> str | None:
         return compare_float(got, expected, rtol=1e-4, atol=1e-6, known_mistakes=mistakes)
 
     cases = [((logits, np.array(labels)), sum(losses) / len(losses))]
-    return _on_batches(answer, cases, compare, "loss_from_logits")
+    return check_function(answer, cases, compare=compare, name="loss_from_logits")
 
 
 @grading("keras-loss-value")
@@ -235,7 +212,7 @@ def _loss_value_graded(answer) -> str | None:
     """Batches of logits and labels drawn at grading time."""
     cases = drawn_cases(_loss_problem, loss_from_logits, 6)
     func = as_callable(answer, "a function loss_from_logits(logits, labels)")
-    return _on_batches(func, cases, _compare_loss, "loss_from_logits")
+    return check_function(func, cases, compare=_compare_loss, name="loss_from_logits")
 
 
 def _compare_epochs(got, expected: tuple[int, int]) -> str | None:
