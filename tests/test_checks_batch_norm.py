@@ -3,6 +3,8 @@ typical mistakes fail with a hint that does not give the answer away, None is no
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -27,27 +29,110 @@ def test_every_check_is_registered_for_the_chapter_and_none_is_not_attempted(exe
     assert verdict.points == 0
 
 
-def test_params_is_what_torch_counts_as_trainable():
-    layer = nn.BatchNorm2d(bn_checks.BN_CHANNELS)
-    oracle = sum(p.numel() for p in layer.parameters() if p.requires_grad)
-    assert check("bn-params", oracle).passed
-    with_buffers = oracle + layer.running_mean.numel() + layer.running_var.numel()
-    stored = check("bn-params", with_buffers)
-    assert stored.status == "fail" and "running" in stored.message
-    assert str(oracle) not in stored.message
-    assert "scale" in check("bn-params", bn_checks.BN_CHANNELS).message
-    assert check("bn-params", "128").status == "fail"  # a string is the wrong type
+def grade(exercise_id, answer):
+    return registry.evaluate(registry.get_exercise(exercise_id), lambda: answer)
 
 
-def test_axes_answer_reproduces_torch_batch_norm():
-    x = torch.randn(6, 3, 5, 4, dtype=torch.float64)  # (N, C, H, W)
-    axes = (0, 2, 3)
-    mean = x.mean(dim=axes, keepdim=True)
-    var = x.var(dim=axes, unbiased=False, keepdim=True)
-    expected = nn.BatchNorm2d(3, eps=1e-5).double().train()(x)
-    torch.testing.assert_close((x - mean) / torch.sqrt(var + 1e-5), expected)
-    assert check("bn-axes", axes).passed
-    assert check("bn-axes", [3, 0, 2]).passed  # any order
+def bn_params(channels):
+    """The chapter's solution."""
+    return 2 * channels, 2 * channels
+
+
+def torch_params(channels):
+    """The oracle: what nn.BatchNorm2d trains, and the running statistics it only stores."""
+    layer = nn.BatchNorm2d(channels)
+    trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+    return trainable, layer.running_mean.numel() + layer.running_var.numel()
+
+
+def test_params_function_matches_torch_in_feedback_and_grading():
+    assert torch_params(bn_checks.BN_CHANNELS) == bn_params(bn_checks.BN_CHANNELS)
+    for answer in (bn_params, torch_params):
+        assert check("bn-params", answer).passed
+        graded = grade("bn-params", answer)
+        assert graded["status"] == "pass" and graded["points"] == 1, graded
+
+
+@pytest.mark.keras
+def test_params_are_the_counts_keras_reports():
+    from cnncourse._frameworks import import_keras
+
+    keras = import_keras()
+    for channels in (1, 7, 64):
+        layer = keras.layers.BatchNormalization()
+        layer.build((None, 5, 5, channels))
+        trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
+        stored = sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)
+        assert bn_params(channels) == (trainable, stored)
+
+
+def test_params_mistakes_get_hints_and_a_literal_fails_grading():
+    oracle = torch_params(bn_checks.BN_CHANNELS)
+    with_buffers = check("bn-params", lambda c: (4 * c, 0))
+    assert with_buffers.status == "fail" and "running" in with_buffers.message
+    assert "scale" in check("bn-params", lambda c: (c, 2 * c)).message
+    not_stored = check("bn-params", lambda c: (2 * c, 0))
+    assert not_stored.status == "fail" and "non-trainable" in not_stored.message
+    assert str(oracle[0]) not in with_buffers.message + not_stored.message
+    assert "pair" in check("bn-params", lambda c: 2 * c).message
+    assert check("bn-params", lambda c: ("128", "x")).status == "fail"
+    plain = check("bn-params", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("bn-params", oracle)["points"] == 0
+    constant = grade("bn-params", lambda c: oracle)
+    assert constant["status"] == "fail" and constant["points"] == 0
+    assert grade("bn-params", lambda c: None)["status"] == "not attempted"
+
+
+def bn_axes(layout):
+    """The chapter's solution."""
+    return tuple(i for i, name in enumerate(layout) if name != "C")
+
+
+BATCH_NORMS = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}
+
+
+def torch_means(x, layout):
+    """The oracle: the per-channel means PyTorch's BatchNorm takes of ``x`` laid out as ``layout``."""
+    channels_second = x.movedim(layout.index("C"), 1)  # PyTorch's own layout
+    layer = BATCH_NORMS[x.dim()](x.shape[layout.index("C")], momentum=1.0).double().train()
+    layer(channels_second)
+    return layer.running_mean  # momentum 1: exactly the batch's means
+
+
+def torch_axes(layout):
+    """The oracle as a function: the axes whose means are PyTorch's, found by trying all."""
+    shape = [6, 3, 5, 4, 2][: len(layout)]
+    x = torch.randn(*shape, dtype=torch.float64)
+    expected = torch_means(x, layout)
+    for size in range(1, len(layout)):
+        for axes in itertools.combinations(range(len(layout)), size):
+            mean = x.mean(dim=axes)
+            if mean.shape == expected.shape and torch.allclose(mean, expected):
+                return axes
+    raise AssertionError(f"no axes give PyTorch's means for {layout}")
+
+
+@pytest.mark.parametrize("layout", sorted({n for ls in bn_checks.LAYOUTS.values() for n in ls}))
+def test_axes_solution_gives_torch_batch_norm_means_for_every_layout(layout):
+    assert bn_axes(layout) == torch_axes(layout)
+
+
+def test_axes_function_passes_feedback_and_grading():
+    for answer in (bn_axes, torch_axes, lambda layout: list(reversed(bn_axes(layout)))):
+        assert check("bn-axes", answer).passed
+        graded = grade("bn-axes", answer)
+        assert graded["status"] == "pass" and graded["points"] == 1, graded
+
+
+def test_axes_as_a_literal_or_for_nchw_only_fails_grading():
+    plain = check("bn-axes", (0, 2, 3))
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("bn-axes", (0, 2, 3))["points"] == 0
+    constant = grade("bn-axes", lambda layout: (0, 2, 3))
+    assert constant["status"] == "fail" and constant["points"] == 0
+    channel_second = grade("bn-axes", lambda layout: (0, *range(2, len(layout))))
+    assert channel_second["points"] == 0  # channels-last layouts are always among the cases
 
 
 @pytest.mark.parametrize(
@@ -62,14 +147,14 @@ def test_axes_answer_reproduces_torch_batch_norm():
     ],
 )
 def test_axes_mistakes_get_specific_hints(answer, word):
-    verdict = check("bn-axes", answer)
+    verdict = check("bn-axes", lambda layout: answer)
     assert verdict.status == "fail"
     assert word in verdict.message
     assert "(0, 2, 3)" not in verdict.message
 
 
 def test_axes_wrong_type():
-    verdict = check("bn-axes", "0, 2, 3")
+    verdict = check("bn-axes", lambda layout: "0, 2, 3")
     assert verdict.status == "fail" and "wrong type" in verdict.message
 
 

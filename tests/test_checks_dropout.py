@@ -50,33 +50,108 @@ def test_scale_is_what_torch_outputs_for_a_survivor():
     assert f"{oracle:g}" not in old_rule.message
 
 
-def test_spatial_count_matches_torch_dropout2d_on_average():
+def grade(exercise_id, answer):
+    return evaluate(get_exercise(exercise_id), lambda: answer)
+
+
+def drop_spatial_count(shape, p):
+    """The chapter's solution."""
+    n, c, h, w = shape
+    return n * c * p
+
+
+def simulated_dropped_maps(shape, p, repeats=50):
+    """The oracle: the mean number of all-zero maps nn.Dropout2d leaves in a batch of ones."""
     torch.manual_seed(0)
-    layer = nn.Dropout2d(drop_checks.SPATIAL_P).train()
-    x = torch.ones(drop_checks.SPATIAL_SHAPE)
+    layer = nn.Dropout2d(p).train()
+    x = torch.ones(shape)
     counts = []
-    for _ in range(50):
-        out = layer(x)
-        per_map = out.flatten(2)  # (N, C, H*W)
+    for _ in range(repeats):
+        per_map = layer(x).flatten(2)  # (N, C, H*W)
         # a map is either all zero or all kept: Dropout2d works on whole channels
         assert torch.all((per_map == 0).all(-1) | (per_map != 0).all(-1))
         counts.append((per_map == 0).all(-1).sum().item())
-    simulated = float(np.mean(counts))
-    assert abs(simulated - 128) <= 4, simulated  # the checker's answer is the simulated mean
-    assert check("drop-spatial-count", 128).passed
-    assert "each image" in check("drop-spatial-count", 16).message
-    assert "whole feature maps" in check("drop-spatial-count", 8 * 64 * 14 * 14 // 4).message
-    assert "kept" in check("drop-spatial-count", 384).message
-    assert check("drop-spatial-count", 100).status == "fail"
+    return float(np.mean(counts))
 
 
-def test_inference_factor_is_the_identity_of_torch_eval_mode():
-    layer = nn.Dropout(0.5).eval()
-    x = torch.randn(100)
-    factor = (layer(x) / x).unique()
-    assert check("drop-inference-factor", factor.item()).passed
-    assert "original" in check("drop-inference-factor", 0.5).message
-    assert check("drop-inference-factor", 2.0).status == "fail"
+@pytest.mark.parametrize(
+    ("shape", "p"), [(drop_checks.SPATIAL_SHAPE, drop_checks.SPATIAL_P), ((16, 40, 3, 7), 0.6)]
+)
+def test_spatial_count_matches_torch_dropout2d_on_average(shape, p):
+    simulated = simulated_dropped_maps(shape, p)
+    expected = drop_spatial_count(shape, p)
+    # 50 batches of N * C maps: the mean lies within a few percent of the expectation
+    assert abs(simulated - expected) <= 0.05 * expected, (simulated, expected)
+
+
+def test_spatial_count_function_passes_and_mistakes_get_hints():
+    assert check("drop-spatial-count", drop_spatial_count).passed
+    graded = grade("drop-spatial-count", drop_spatial_count)
+    assert graded["status"] == "pass" and graded["points"] == 1, graded
+    per_image = check("drop-spatial-count", lambda s, p: s[1] * p)
+    assert "each image" in per_image.message
+    values = check("drop-spatial-count", lambda s, p: s[0] * s[1] * s[2] * s[3] * p)
+    assert "whole" in values.message
+    assert "kept" in check("drop-spatial-count", lambda s, p: s[0] * s[1] * (1 - p)).message
+    assert "128" not in per_image.message + values.message
+    assert check("drop-spatial-count", lambda s, p: 100).status == "fail"
+
+
+def test_spatial_count_as_a_literal_fails_grading():
+    oracle = drop_spatial_count(drop_checks.SPATIAL_SHAPE, drop_checks.SPATIAL_P)
+    plain = check("drop-spatial-count", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("drop-spatial-count", oracle)["points"] == 0
+    constant = grade("drop-spatial-count", lambda s, p: oracle)
+    assert constant["status"] == "fail" and constant["points"] == 0
+    assert grade("drop-spatial-count", lambda s, p: None)["status"] == "not attempted"
+
+
+def drop_inference_factor(p, inverted):
+    """The chapter's solution."""
+    return 1.0 if inverted else 1 - p
+
+
+def torch_inference_factor(p, inverted):
+    """The oracle: the factor that makes the eval-mode output the mean training-mode output.
+
+    ``F.dropout`` is inverted dropout; the original dropout is the same mask without the
+    division by ``1 - p``.
+    """
+    torch.manual_seed(0)
+    x = torch.ones(200_000, dtype=torch.float64)
+    trained = F.dropout(x, p, training=True)
+    if not inverted:
+        trained = trained * (1 - p)  # undo the rescaling: survivors keep their value
+    evaluated = nn.Dropout(p).eval()(x)
+    return round((trained.mean() / evaluated.mean()).item(), 2)
+
+
+@pytest.mark.parametrize("p", [0.2, drop_checks.INFERENCE_P, 0.7])
+@pytest.mark.parametrize("inverted", [True, False])
+def test_inference_factor_solution_matches_torch(p, inverted):
+    assert abs(drop_inference_factor(p, inverted) - torch_inference_factor(p, inverted)) <= 0.01
+
+
+def test_inference_factor_function_passes_and_mistakes_get_hints():
+    assert check("drop-inference-factor", drop_inference_factor).passed
+    graded = grade("drop-inference-factor", drop_inference_factor)
+    assert graded["status"] == "pass" and graded["points"] == 1, graded
+    original = check("drop-inference-factor", lambda p, inverted: 1 - p)
+    assert "original" in original.message and "inverted=True" in original.message
+    never = check("drop-inference-factor", lambda p, inverted: 1.0)
+    assert never.status == "fail" and "inverted=False" in never.message
+    assert "already" in check("drop-inference-factor", lambda p, i: 1 / (1 - p)).message
+
+
+def test_inference_factor_as_a_literal_or_one_kind_only_fails_grading():
+    plain = check("drop-inference-factor", 1.0)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("drop-inference-factor", 1.0)["points"] == 0
+    for one_kind in (lambda p, inverted: 1.0, lambda p, inverted: 1 - p):
+        assert grade("drop-inference-factor", one_kind)["points"] == 0
+    fixed_rate = grade("drop-inference-factor", lambda p, inverted: 1.0 if inverted else 0.5)
+    assert fixed_rate["points"] == 0
 
 
 def test_variance_matches_simulation():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -18,9 +17,12 @@ from cnncourse.exercises.answers import (
     as_float,
     as_int,
     check_fresh_cases,
+    check_function,
     compare_float,
     compare_int,
     describe,
+    drawn_cases,
+    needs_function,
     value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
@@ -54,46 +56,110 @@ def train_mode_output(values: tuple[float, ...], index: int, *, unbiased: bool =
     return (values[index] - mean) / math.sqrt(var)
 
 
-@exercise("bn-params", chapter=CHAPTER, points=1)
+def bn_param_counts(channels: int) -> tuple[int, int]:
+    """(trainable, non-trainable) counts of a BatchNorm layer on ``channels`` channels.
+
+    A scale and a shift per channel are trained; a running mean and a running variance
+    per channel are stored (Keras' non-trainable weights, PyTorch's running buffers).
+    """
+    return 2 * channels, 2 * channels
+
+
+def _count_pair(value) -> tuple[int, int]:
+    """A returned ``(trainable, non_trainable)`` pair as two whole numbers."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise WrongType(
+            f"expected a pair (trainable, non_trainable) such as (10, 10), got {describe(value)}."
+        )
+    return as_int(value[0], "the trainable count"), as_int(value[1], "the non-trainable count")
+
+
+def _compare_counts(got, expected: tuple[int, int]) -> str | None:
+    """The grading comparison of a pair of counts: which of the two is wrong, no direction."""
+    trainable, stored = _count_pair(got)
+    if trainable != expected[0]:
+        return "the trainable count is wrong."
+    if stored != expected[1]:
+        return "the non-trainable count is wrong."
+    return None
+
+
+@exercise("bn-params", name="bn_params", chapter=CHAPTER, points=1)
 def _params(answer) -> str | None:
-    got = as_int(answer, "a number of trainable parameters")
-    expected = 2 * BN_CHANNELS  # one gamma and one beta per channel
-    return compare_int(
-        got,
-        expected,
+    c = BN_CHANNELS
+    trainable, stored = _count_pair(value_of_case(answer, (c,), "bn_params"))
+    expected_trainable, expected_stored = bn_param_counts(c)
+    verdict = compare_int(
+        trainable,
+        expected_trainable,
         known_mistakes={
-            BN_CHANNELS: "that is one number per channel; the layer learns a scale AND a shift.",
-            4 * BN_CHANNELS: (
+            c: "that is one number per channel; the layer learns a scale AND a shift.",
+            4 * c: (
                 "the running mean and variance are stored but not trained: the optimizer "
                 "never updates them."
             ),
             2: "there is a scale and a shift for every channel, not one for the whole layer.",
         },
     )
-
-
-@exercise("bn-axes", chapter=CHAPTER, points=1)
-def _axes(answer) -> str | None:
-    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
-        raise WrongType(
-            f"expected a tuple of axis numbers such as (0, 1), got {describe(answer)}."
+    if verdict is not None:
+        verdict = f"the trainable count: {verdict}"
+    else:
+        verdict = compare_int(
+            stored,
+            expected_stored,
+            known_mistakes={
+                0: (
+                    "the layer also stores a running mean and a running variance, which "
+                    "evaluation uses; they count as non-trainable."
+                ),
+                c: "the layer stores a running mean AND a running variance per channel.",
+                4 * c: "the scale and the shift are trained: count them on the other side.",
+            },
         )
-    axes = [as_int(a, "each axis number") for a in answer]
-    if any(not 0 <= a < len(LAYOUT) for a in axes):
-        return f"an (N, C, H, W) tensor has axes 0 to {len(LAYOUT) - 1}."
+        if verdict is not None:
+            verdict = f"the non-trainable count: {verdict}"
+    return needs_function(answer, verdict, "bn_params(channels)")
+
+
+@grading("bn-params")
+def _params_graded(answer) -> str | None:
+    """Channel counts drawn at grading time."""
+    func = as_callable(answer, "a function bn_params(channels)")
+    cases = drawn_cases(lambda rng: (rng.randint(1, 1024),), bn_param_counts, 6)
+    return check_function(func, cases, compare=_compare_counts, name="bn_params")
+
+
+# bn-axes: the layouts a student's bn_axes(layout) is tried on at grading time, by rank.
+LAYOUTS = {2: ("NC",), 3: ("NCL", "NLC"), 4: ("NCHW", "NHWC"), 5: ("NCDHW", "NDHWC")}
+
+
+def statistics_axes(layout: str) -> tuple[int, ...]:
+    """The axes BatchNorm averages over: every axis of ``layout`` except the channel ``C``."""
+    return tuple(i for i, name in enumerate(layout) if name != "C")
+
+
+def _axes_of(value) -> tuple[int, ...]:
+    """A returned collection of axis numbers as a tuple of ints."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise WrongType(f"expected a tuple of axis numbers such as (0, 1), got {describe(value)}.")
+    return tuple(as_int(a, "each axis number") for a in value)
+
+
+def _axes_hint(axes: tuple[int, ...], layout: str) -> str | None:
+    """``None`` when ``axes`` (in any order) are BatchNorm's; else what the choice misses."""
+    if any(not 0 <= a < len(layout) for a in axes):
+        return f"a {layout} tensor has axes 0 to {len(layout) - 1}."
     if len(set(axes)) != len(axes):
         return "each axis should appear once."
-    chosen = set(axes)
-    channel = LAYOUT.index("C")
-    expected = set(range(len(LAYOUT))) - {channel}
-    if chosen == expected:
+    chosen, channel = set(axes), layout.index("C")
+    if chosen == set(statistics_axes(layout)):
         return None
     if channel in chosen:
         return (
             "BatchNorm keeps one mean and one variance per channel: the channel axis is "
             "the one it does NOT average over."
         )
-    if LAYOUT.index("N") not in chosen:
+    if layout.index("N") not in chosen:
         return (
             "without the batch axis every image is normalized on its own (that is instance "
             "normalization); the 'batch' in BatchNorm is missing."
@@ -102,6 +168,30 @@ def _axes(answer) -> str | None:
         "a convolution applies the same filter at every position, so BatchNorm shares one "
         "mean per channel across all positions as well."
     )
+
+
+@exercise("bn-axes", name="bn_axes", chapter=CHAPTER, points=1)
+def _axes(answer) -> str | None:
+    layout = "".join(LAYOUT)
+    axes = _axes_of(value_of_case(answer, (layout,), "bn_axes"))
+    return needs_function(answer, _axes_hint(axes, layout), "bn_axes(layout)")
+
+
+@grading("bn-axes")
+def _axes_graded(answer) -> str | None:
+    """Layouts of ranks 2 to 5, channels first or last, drawn at grading time."""
+    func = as_callable(answer, "a function bn_axes(layout)")
+
+    def draw(rng: random.Random) -> tuple[str]:
+        return (rng.choice(LAYOUTS[rng.randint(2, 5)]),)
+
+    # one channels-last layout always: a function that only knows "NCHW" cannot pass
+    cases = drawn_cases(draw, statistics_axes, 5) + [(("NDHWC",), statistics_axes("NDHWC"))]
+
+    def compare(got, expected: tuple[int, ...]) -> str | None:
+        return None if sorted(_axes_of(got)) == sorted(expected) else "wrong axes."
+
+    return check_function(func, cases, compare=compare, name="bn_axes")
 
 
 @exercise("bn-keras-momentum", name="keras_moving_mean", chapter=CHAPTER, points=1)
@@ -132,12 +222,14 @@ def _keras_momentum(answer) -> str | None:
 @grading("bn-keras-momentum")
 def _keras_momentum_graded(answer) -> str | None:
     """Momentum, number of steps and batch mean drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(5):
-        momentum, steps = rng.uniform(0.5, 0.99), rng.randint(1, 30)
-        mean = rng.uniform(-3.0, 3.0)
-        cases.append(((momentum, steps, mean), running_average(0.0, mean, momentum, steps)))
+
+    def draw(rng: random.Random) -> tuple[float, int, float]:
+        return rng.uniform(0.5, 0.99), rng.randint(1, 30), rng.uniform(-3.0, 3.0)
+
+    def reference(momentum: float, steps: int, mean: float) -> float:
+        return running_average(0.0, mean, momentum, steps)
+
+    cases = drawn_cases(draw, reference, 5)
     return check_fresh_cases(answer, cases, "keras_moving_mean", rtol=1e-6, atol=1e-9)
 
 
@@ -165,12 +257,14 @@ def _two_samples(answer) -> str | None:
 @grading("bn-two-samples")
 def _two_samples_graded(answer) -> str | None:
     """Pairs of different values drawn at grading time, in either order."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(6):
-        first, second = rng.uniform(-50.0, 50.0), rng.uniform(-50.0, 50.0)
-        cases.append(((first, second), train_mode_output((first, second), 1)))
-    cases.append(((10.0, 2.0), train_mode_output((10.0, 2.0), 1)))  # a falling pair, always
+
+    def reference(first: float, second: float) -> float:
+        return train_mode_output((first, second), 1)
+
+    cases = drawn_cases(
+        lambda rng: (rng.uniform(-50.0, 50.0), rng.uniform(-50.0, 50.0)), reference, 6
+    )
+    cases.append(((10.0, 2.0), reference(10.0, 2.0)))  # a falling pair, always
     return check_fresh_cases(answer, cases, "second_sample_output", rtol=1e-3, atol=1e-3)
 
 

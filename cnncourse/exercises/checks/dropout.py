@@ -7,7 +7,6 @@ value), not stored. NumPy is imported inside the checker that needs it.
 from __future__ import annotations
 
 import random
-import secrets
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -19,6 +18,8 @@ from cnncourse.exercises.answers import (
     compare_float,
     compare_int,
     describe,
+    drawn_cases,
+    needs_function,
     value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
@@ -29,6 +30,8 @@ CHAPTER = "dropout"
 SCALE_P, SCALE_VALUE = 0.2, 3.0
 # drop-spatial-count: nn.Dropout2d(SPATIAL_P) on a (N, C, H, W) batch of this shape.
 SPATIAL_P, SPATIAL_SHAPE = 0.25, (8, 64, 14, 14)
+# drop-inference-factor: a network trained with dropout at rate INFERENCE_P is used for inference.
+INFERENCE_P = 0.5
 # drop-variance: inverted dropout with rate VARIANCE_P on a constant input of 1.
 VARIANCE_P = 0.2
 
@@ -75,47 +78,98 @@ def _scale(answer) -> str | None:
 @grading("drop-scale")
 def _scale_graded(answer) -> str | None:
     """Values and rates drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    cases = []
-    for _ in range(5):
-        value, p = rng.uniform(-5.0, 5.0), rng.uniform(0.05, 0.9)
-        cases.append(((value, p), kept_value(value, p)))
+    cases = drawn_cases(
+        lambda rng: (rng.uniform(-5.0, 5.0), rng.uniform(0.05, 0.9)), kept_value, 5
+    )
     return check_fresh_cases(answer, cases, "kept_output", rtol=1e-6, atol=1e-9)
 
 
-@exercise("drop-spatial-count", chapter=CHAPTER, points=1)
+def dropped_maps(shape: tuple[int, ...], p: float) -> float:
+    """Expected number of whole feature maps ``Dropout2d(p)`` zeroes in an (N, C, H, W) batch."""
+    return shape[0] * shape[1] * p
+
+
+@exercise("drop-spatial-count", name="drop_spatial_count", chapter=CHAPTER, points=1)
 def _spatial_count(answer) -> str | None:
-    got = as_int(answer, "an expected number of feature maps")
+    case = (SPATIAL_SHAPE, SPATIAL_P)
+    got = as_float(value_of_case(answer, case, "drop_spatial_count"), "a number of feature maps")
     n, c, h, w = SPATIAL_SHAPE
-    expected = round(n * c * SPATIAL_P)
-    return compare_int(
+    verdict = compare_float(
         got,
-        expected,
-        known_mistakes={
-            round(c * SPATIAL_P): "each image of the batch draws its own channels to drop.",
-            round(n * c * h * w * SPATIAL_P): (
-                "that counts single values; Dropout2d drops whole feature maps."
-            ),
-            round(n * c * (1 - SPATIAL_P)): "that is the number of maps that are kept.",
-        },
+        dropped_maps(*case),
+        rtol=1e-6,
+        known_mistakes=[
+            (c * SPATIAL_P, "each image of the batch draws its own channels to drop."),
+            (n * c * h * w * SPATIAL_P, "that counts single values; Dropout2d drops whole maps."),
+            (n * c * (1 - SPATIAL_P), "that is the number of maps that are kept."),
+        ],
     )
+    return needs_function(answer, verdict, "drop_spatial_count(shape, p)")
 
 
-@exercise("drop-inference-factor", chapter=CHAPTER, points=1)
+@grading("drop-spatial-count")
+def _spatial_count_graded(answer) -> str | None:
+    """Batch shapes (square or not) and rates drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[tuple[int, int, int, int], float]:
+        shape = (rng.randint(1, 64), rng.randint(1, 256), rng.randint(1, 32), rng.randint(1, 32))
+        return shape, rng.uniform(0.05, 0.9)
+
+    cases = drawn_cases(draw, dropped_maps, 6)
+    return check_fresh_cases(answer, cases, "drop_spatial_count", rtol=1e-6, atol=1e-9)
+
+
+def inference_factor(p: float, inverted: bool) -> float:
+    """The factor on a dropout layer's activations at inference: 1 for inverted dropout,
+    the keep probability ``1 - p`` for the original dropout, which does not rescale in training."""
+    return 1.0 if inverted else 1 - p
+
+
+@exercise("drop-inference-factor", name="drop_inference_factor", chapter=CHAPTER, points=1)
 def _inference_factor(answer) -> str | None:
-    got = as_float(answer, "a factor")
-    return compare_float(
+    p = INFERENCE_P
+    got = as_float(value_of_case(answer, (p, True), "drop_inference_factor"), "a factor")
+    verdict = compare_float(
         got,
-        1.0,
+        inference_factor(p, True),
         known_mistakes=[
             (
-                0.5,
+                1 - p,
                 "that is the rule of the original dropout paper, which did not rescale in "
                 "training. Look at what inverted dropout does during training.",
             ),
-            (2.0, "the rescaling by 1/(1-p) has already happened, during training."),
+            (1 / (1 - p), "the rescaling by 1/(1-p) has already happened, during training."),
         ],
     )
+    if verdict is not None:
+        verdict = f"with inverted=True: {verdict}"
+    elif callable(answer):
+        original = as_float(value_of_case(answer, (p, False), "drop_inference_factor"), "a factor")
+        verdict = compare_float(
+            original,
+            inference_factor(p, False),
+            known_mistakes=[
+                (1.0, "the original dropout never rescaled in training: inference must."),
+                (1 / (1 - p), "the original rule scales down to the expected training value."),
+            ],
+        )
+        if verdict is not None:
+            verdict = f"with inverted=False: {verdict}"
+    return needs_function(answer, verdict, "drop_inference_factor(p, inverted)")
+
+
+@grading("drop-inference-factor")
+def _inference_factor_graded(answer) -> str | None:
+    """Rates drawn at grading time, for both kinds of dropout."""
+
+    def draw(rng: random.Random) -> tuple[float, bool]:
+        return rng.uniform(0.05, 0.9), rng.random() < 0.5
+
+    # both kinds always: a function that knows one of them only cannot pass
+    cases = drawn_cases(draw, inference_factor, 4)
+    cases += drawn_cases(lambda rng: (rng.uniform(0.05, 0.9), False), inference_factor, 1)
+    cases += drawn_cases(lambda rng: (rng.uniform(0.05, 0.9), True), inference_factor, 1)
+    return check_fresh_cases(answer, cases, "drop_inference_factor", rtol=1e-6, atol=1e-9)
 
 
 @exercise("drop-variance", name="dropout_variance", chapter=CHAPTER, points=1)
@@ -144,9 +198,7 @@ def _variance(answer) -> str | None:
 @grading("drop-variance")
 def _variance_graded(answer) -> str | None:
     """Rates drawn at grading time."""
-    rng = random.Random(secrets.randbits(64))
-    rates = [rng.uniform(0.05, 0.9) for _ in range(5)]
-    cases = [((p,), inverted_dropout_variance(p)) for p in rates]
+    cases = drawn_cases(lambda rng: (rng.uniform(0.05, 0.9),), inverted_dropout_variance, 5)
     return check_fresh_cases(answer, cases, "dropout_variance", rtol=1e-6, atol=1e-9)
 
 
