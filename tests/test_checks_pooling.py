@@ -54,48 +54,147 @@ def test_the_checks_receptive_field_rule_matches_autograd(layers):
     assert pool_checks.receptive_field(layers) == torch_receptive_field(layers)
 
 
-def test_output_shape_is_what_torch_produces_and_mistakes_get_hints():
-    oracle = tuple(nn.MaxPool2d(pool_checks.POOL_K)(torch.zeros(pool_checks.POOL_INPUT)).shape)
-    assert check("pool-output-shape", oracle).passed
-    assert check("pool-output-shape", torch.Size(oracle)).passed
-    ceil = check("pool-output-shape", (32, 64, 8, 8))
-    assert ceil.status == "fail" and "down" in ceil.message
-    channels = check("pool-output-shape", (32, 32, 7, 7))
-    assert channels.status == "fail" and "channel" in channels.message
-    layout = check("pool-output-shape", (32, 7, 7, 64))
-    assert layout.status == "fail" and "(N, C, H, W)" in layout.message
-    assert check("pool-output-shape", (32, 64, 7)).status == "fail"
-    assert check("pool-output-shape", 7).status == "fail"  # not a shape
-    assert "7" not in ceil.message
+def grade(exercise_id, answer):
+    return evaluate(get_exercise(exercise_id), lambda: answer)
 
 
-def test_collapse_kernel_is_the_size_of_the_merged_convolution():
-    # Oracle: three stacked 3x3 convolutions equal one whose impulse response is k x k.
+def pool_output_shape(shape, kernel_size, stride):
+    """The chapter's solution."""
+    n, c, h, w = shape
+    return (n, c, (h - kernel_size) // stride + 1, (w - kernel_size) // stride + 1)
+
+
+def merged_kernel_size(kernel_sizes):
+    """The chapter's solution."""
+    return 1 + sum(k - 1 for k in kernel_sizes)
+
+
+def vgg_receptive_field(convs_per_block):
+    """The chapter's solution."""
+    field, jump = 1, 1
+    for convs in convs_per_block:
+        field += (2 * convs + 1) * jump
+        jump *= 2
+    return field
+
+
+def torch_pool_shape(shape, kernel_size, stride, layer=nn.MaxPool2d):
+    """Oracle: the shape PyTorch's own pooling layer returns."""
+    return tuple(layer(kernel_size, stride)(torch.zeros(shape)).shape)
+
+
+def torch_merged_kernel_size(kernel_sizes):
+    """Oracle: the support of the impulse response of stacked random convolutions."""
     torch.manual_seed(0)
-    impulse = torch.zeros(1, 1, 21, 21)
-    impulse[0, 0, 10, 10] = 1
-    out = impulse
-    for _ in range(3):
-        out = F.conv2d(out, torch.rand(1, 1, 3, 3) + 0.1, padding=1)
+    size = 2 * sum(kernel_sizes) + 1
+    out = torch.zeros(1, 1, size, size)
+    out[0, 0, size // 2, size // 2] = 1
+    for k in kernel_sizes:  # padding k - 1 keeps every output the impulse reaches
+        out = F.conv2d(out, torch.rand(1, 1, k, k) + 0.1, padding=k - 1)
     support = torch.nonzero(out[0, 0].abs().sum(dim=1)).flatten()
-    oracle = int(support.max() - support.min() + 1)
-    assert check("pool-collapse-kernel", oracle).passed
-    assert "k - 1" in check("pool-collapse-kernel", 27).message
-    assert check("pool-collapse-kernel", 9).status == "fail"
-    assert check("pool-collapse-kernel", 3).status == "fail"
+    return int(support.max() - support.min() + 1)
 
 
-def test_receptive_field_of_two_vgg_blocks_matches_autograd():
-    oracle = torch_receptive_field(pool_checks.VGG_TWO_BLOCKS)
-    assert check("pool-receptive-field", oracle).passed
-    no_jump = check("pool-receptive-field", 1 + 2 + 2 + 1 + 2 + 2 + 1)
+def torch_vgg_receptive_field(convs_per_block):
+    """Oracle: the autograd probe on the blocks' (kernel, stride) layers."""
+    layers = pool_checks.vgg_layers(convs_per_block)
+    return torch_receptive_field(layers, size=4 * pool_checks.receptive_field(layers))
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel_size", "stride"),
+    [
+        ((32, 64, 15, 15), 2, 2),
+        ((3, 5, 16, 9), 3, 2),
+        ((1, 2, 12, 12), 4, 4),
+        ((2, 1, 7, 30), 1, 3),
+    ],
+)
+def test_output_shape_rule_matches_max_and_average_pooling(shape, kernel_size, stride):
+    oracle = torch_pool_shape(shape, kernel_size, stride)
+    assert oracle == torch_pool_shape(shape, kernel_size, stride, nn.AvgPool2d)
+    assert pool_checks.pool_output_shape(shape, kernel_size, stride) == oracle
+    assert pool_output_shape(shape, kernel_size, stride) == oracle
+
+
+def test_output_shape_function_passes_feedback_and_grading():
+    assert check("pool-output-shape", pool_output_shape).passed
+    assert check("pool-output-shape", torch_pool_shape).passed
+    graded = grade("pool-output-shape", torch_pool_shape)
+    assert graded["status"] == "pass" and graded["points"] == 1
+
+
+def test_output_shape_mistakes_get_hints():
+    def ceil(shape, k, s):
+        return torch_pool_shape(shape, k, s)[:2] + tuple(-(-(n - k) // s) + 1 for n in shape[2:])
+
+    def channels_last(shape, k, s):
+        n, c, h, w = torch_pool_shape(shape, k, s)
+        return (n, h, w, c)
+
+    rounded = check("pool-output-shape", ceil)
+    assert rounded.status == "fail" and "down" in rounded.message
+    layout = check("pool-output-shape", channels_last)
+    assert layout.status == "fail" and "(N, C, H, W)" in layout.message
+    halved = check("pool-output-shape", lambda shape, k, s: (32, 32, 7, 7))
+    assert halved.status == "fail" and "channel" in halved.message
+    assert check("pool-output-shape", lambda shape, k, s: (32, 64, 7)).status == "fail"
+    assert "7" not in rounded.message + layout.message
+    assert check("pool-output-shape", lambda shape, k, s: None).status == "not attempted"
+
+
+def test_output_shape_as_a_literal_fails_feedback_and_grading():
+    oracle = torch_pool_shape(pool_checks.POOL_INPUT, pool_checks.POOL_K, pool_checks.POOL_S)
+    plain = check("pool-output-shape", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("pool-output-shape", oracle)["points"] == 0
+    constant = grade("pool-output-shape", lambda shape, k, s: oracle)
+    assert constant["status"] == "fail" and constant["points"] == 0
+    assert check("pool-output-shape", 7).status == "fail"  # not a shape
+
+
+@pytest.mark.parametrize("kernels", [[3, 3, 3], [5], [2, 2], [1, 7, 4], [3, 2, 5, 6]])
+def test_merged_kernel_size_matches_the_impulse_response(kernels):
+    assert merged_kernel_size(kernels) == torch_merged_kernel_size(kernels)
+    assert pool_checks.merged_kernel_size(kernels) == torch_merged_kernel_size(kernels)
+
+
+def test_merged_kernel_size_passes_and_mistakes_get_hints():
+    assert check("pool-collapse-kernel", torch_merged_kernel_size).passed
+    graded = grade("pool-collapse-kernel", merged_kernel_size)
+    assert graded["status"] == "pass" and graded["points"] == 1
+    product = check("pool-collapse-kernel", lambda ks: int(np.prod(ks)))
+    assert product.status == "fail" and "k - 1" in product.message
+    assert "k - 1" in check("pool-collapse-kernel", sum).message
+    assert check("pool-collapse-kernel", max).status == "fail"
+    oracle = torch_merged_kernel_size(list(pool_checks.COLLAPSE_KERNELS))
+    plain = check("pool-collapse-kernel", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("pool-collapse-kernel", oracle)["points"] == 0
+    assert grade("pool-collapse-kernel", lambda ks: oracle)["points"] == 0
+
+
+@pytest.mark.parametrize("convs", [[2, 2], [2, 2, 2], [1], [3, 1, 4], [2, 2, 3, 3, 3]])
+def test_vgg_receptive_field_matches_autograd(convs):
+    assert vgg_receptive_field(convs) == torch_vgg_receptive_field(convs)
+    assert pool_checks.vgg_receptive_field(convs) == torch_vgg_receptive_field(convs)
+
+
+def test_vgg_receptive_field_passes_and_mistakes_get_hints():
+    assert check("pool-receptive-field", torch_vgg_receptive_field).passed
+    graded = grade("pool-receptive-field", vgg_receptive_field)
+    assert graded["status"] == "pass" and graded["points"] == 1
+    no_jump = check("pool-receptive-field", lambda convs: 1 + sum(2 * c + 1 for c in convs))
     assert no_jump.status == "fail" and "jump" in no_jump.message
-    assert str(oracle) not in no_jump.message
-    missing_pool = check(
-        "pool-receptive-field", pool_checks.receptive_field(pool_checks.VGG_TWO_BLOCKS[:-1])
-    )
-    assert missing_pool.status == "fail" and "second pooling" in missing_pool.message
-    assert check("pool-receptive-field", oracle + 3).status == "fail"
+    missing_pool = check("pool-receptive-field", lambda convs: vgg_receptive_field(convs) - 2)
+    assert missing_pool.status == "fail" and "last pooling" in missing_pool.message
+    oracle = torch_vgg_receptive_field(list(pool_checks.VGG_CONVS))
+    assert str(oracle) not in no_jump.message + missing_pool.message
+    assert check("pool-receptive-field", lambda convs: oracle + 3).status == "fail"
+    plain = check("pool-receptive-field", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("pool-receptive-field", oracle)["points"] == 0
+    assert grade("pool-receptive-field", lambda convs: oracle)["points"] == 0
 
 
 def _max_pool_relu(z, k):

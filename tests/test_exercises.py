@@ -123,23 +123,45 @@ def test_shuffle_pixels_answer_is_what_a_permuted_mlp_shows():
     assert check("why-shuffle-pixels", False).status == "fail"  # the old yes/no answer
 
 
-def test_flatten_size_matches_a_forward_pass_of_the_tiny_model():
+def torch_flatten_size(height, width):
+    """Oracle: the features the tiny model's flatten produces, from a forward pass."""
     from cnncourse.models import build_model
 
-    model = build_model("tiny")
+    model = build_model("tiny", image_size=(height, width))
+    flatten = next(m for m in model.modules() if isinstance(m, nn.Flatten))
     seen = {}
-    linear = next(m for m in model.modules() if isinstance(m, nn.Linear))
-    linear.register_forward_hook(lambda mod, inp, out: seen.setdefault("shape", inp[0].shape))
-    model(torch.zeros(1, 1, 28, 28))
-    oracle = seen["shape"][1]
-    assert why.flatten_size(why.tiny_feature_stack()) == oracle
-    assert check("why-flatten-size", oracle).passed
-    no_pool = check("why-flatten-size", 16 * 28 * 28)
+    flatten.register_forward_hook(lambda mod, inp, out: seen.update(shape=out.shape))
+    model(torch.zeros(1, 1, height, width))
+    return seen["shape"][1]
+
+
+@pytest.mark.parametrize(("height", "width"), [(28, 28), (32, 20), (4, 7), (65, 100)])
+def test_flatten_rule_matches_a_forward_pass_of_the_tiny_model(height, width):
+    oracle = torch_flatten_size(height, width)
+    assert why.tiny_flatten_size(height, width) == oracle
+    assert why.flatten_size(why.tiny_feature_stack(), height, width=width) == oracle
+
+
+def test_flatten_size_function_passes_and_mistakes_get_hints():
+    assert check("why-flatten-size", torch_flatten_size).passed
+    graded = registry.evaluate(get_exercise("why-flatten-size"), lambda: torch_flatten_size)
+    assert graded["status"] == "pass" and graded["points"] == 1
+    no_pool = check("why-flatten-size", lambda h, w: 16 * h * w)
     assert no_pool.status == "fail" and "pool" in no_pool.message
-    no_channels = check("why-flatten-size", oracle // 16)
+    no_channels = check("why-flatten-size", lambda h, w: torch_flatten_size(h, w) // 16)
     assert "channels" in no_channels.message
-    other = check("why-flatten-size", 3)
+    other = check("why-flatten-size", lambda h, w: 3)
     assert other.status == "fail" and "too small" in other.message
+
+
+def test_flatten_size_as_a_literal_fails_feedback_and_grading():
+    oracle = torch_flatten_size(28, 28)
+    plain = check("why-flatten-size", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    ex = get_exercise("why-flatten-size")
+    assert registry.evaluate(ex, lambda: oracle)["points"] == 0
+    constant = registry.evaluate(ex, lambda: lambda h, w: oracle)
+    assert constant["status"] == "fail" and "too" not in constant["message"]
 
 
 def test_flatten_rule_fallback_agrees_with_the_model():
@@ -169,9 +191,9 @@ def test_wrong_type_says_what_is_expected(answer, expected_words):
 
 
 def test_numpy_and_torch_scalars_are_accepted():
-    assert check("why-flatten-size", np.int64(784)).passed
-    assert check("why-flatten-size", torch.tensor(784)).passed
-    assert check("why-flatten-size", 784.0).passed
+    assert check("why-flatten-size", lambda h, w: np.int64(16 * (h // 4) * (w // 4))).passed
+    assert check("why-flatten-size", lambda h, w: torch.tensor(16 * (h // 4) * (w // 4))).passed
+    assert check("why-flatten-size", lambda h, w: 16.0 * (h // 4) * (w // 4)).passed
 
 
 def test_exception_in_checker_becomes_a_fail(scratch_registry):

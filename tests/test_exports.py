@@ -150,7 +150,10 @@ def test_grade_command_writes_the_exports_beside_the_table(tmp_path, capsys):
         cells=[
             new_code_cell("from cnncourse.exercises import check"),
             new_code_cell(
-                'pool_output_shape = (32, 64, 7, 7)\ncheck("pool-output-shape", pool_output_shape)'
+                "def pool_output_shape(shape, k, s):\n"
+                "    n, c, h, w = shape\n"
+                "    return (n, c, (h - k) // s + 1, (w - k) // s + 1)\n"
+                'check("pool-output-shape", pool_output_shape)'
             ),
         ]
     )

@@ -41,10 +41,16 @@ HONEST = (
     "def dense_params(i, o):\n    return i * o + o\ncheck('why-params-dense', dense_params)",
     "def conv_params(i, o, k):\n    return i * o * k * k + o\ncheck('why-params-conv', conv_params)",
     "unshuffle_weight = lambda weight, perm: weight[:, perm]",
-    "why_flatten_size = 16 * 7 * 7",
-    "pool_output_shape = (32, 64, 7, 7)",
-    "pool_collapse_kernel = 7",
-    "pool_receptive_field = 16",
+    "def flatten_size(height, width):\n    return 16 * (height // 4) * (width // 4)",
+    "def pool_output_shape(shape, k, s):\n"
+    "    n, c, h, w = shape\n"
+    "    return (n, c, (h - k) // s + 1, (w - k) // s + 1)",
+    "merged_kernel_size = lambda kernel_sizes: 1 + sum(k - 1 for k in kernel_sizes)",
+    "def vgg_receptive_field(convs_per_block):\n"
+    "    field, jump = 1, 1\n"
+    "    for convs in convs_per_block:\n"
+    "        field, jump = field + (2 * convs + 1) * jump, 2 * jump\n"
+    "    return field",
     "def max_pool_relu(z, k):\n    n, c, h, w = z.shape\n    z = z[:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k)\n    return z.max(axis=(3, 5)).clip(min=0)",
     RF_SOLUTION,
     # a trained model, pickled from the kernel and measured by the grader on fresh images

@@ -1,11 +1,14 @@
 """Checks of the chapter "Activation and pooling" (``book/pooling.md``).
 
 Expected values are computed from the problems the exercises pose (the shapes and
-layer stacks below, the receptive-field rule), not stored.
+layer stacks below, the receptive-field rule), not stored. The exercises that ask for a
+formula take a function and grade it on arguments drawn at grading time.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Sequence
 
 from cnncourse.exercises.answers import (
@@ -14,21 +17,26 @@ from cnncourse.exercises.answers import (
     as_float,
     as_int,
     as_shape,
+    check_fresh_cases,
+    check_function,
     compare_float,
     compare_int,
     compare_shape,
     describe,
+    drawn_cases,
+    needs_function,
+    value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "pooling"
 
-# pool-output-shape: nn.MaxPool2d(2) on a (32, 64, 15, 15) batch.
-POOL_INPUT, POOL_K = (32, 64, 15, 15), 2
+# pool-output-shape: nn.MaxPool2d(2) (window 2, stride 2) on a (32, 64, 15, 15) batch.
+POOL_INPUT, POOL_K, POOL_S = (32, 64, 15, 15), 2, 2
 # pool-collapse-kernel: three stacked 3x3 convolutions, stride 1, no activation.
-COLLAPSE = [(3, 1)] * 3
-# pool-receptive-field: two VGG blocks (conv 3x3, conv 3x3, max pool 2x2 stride 2).
-VGG_TWO_BLOCKS = [(3, 1), (3, 1), (2, 2)] * 2
+COLLAPSE_KERNELS = (3, 3, 3)
+# pool-receptive-field: two VGG blocks, each two 3x3 convolutions and a 2x2 max pooling.
+VGG_CONVS = (2, 2)
 # pool-receptive-field-function: stacks the student's function is tried on.
 FUNCTION_CASES: tuple[tuple[tuple[int, int], ...], ...] = (
     ((3, 1),),
@@ -55,53 +63,136 @@ def _field_without_jump(layers: Sequence[tuple[int, int]]) -> int:
     return 1 + sum(kernel - 1 for kernel, _ in layers)
 
 
-@exercise("pool-output-shape", chapter=CHAPTER, points=1)
-def _output_shape(answer) -> str | None:
-    got = as_shape(answer, "a shape")
-    n, c, h, w = POOL_INPUT
-    side = (h - POOL_K) // POOL_K + 1
-    expected = (n, c, side, side)
+def pool_output_shape(shape: Sequence[int], kernel_size: int, stride: int) -> tuple[int, ...]:
+    """Shape after ``nn.MaxPool2d(kernel_size, stride)`` on an ``(N, C, H, W)`` batch."""
+    n, c, h, w = shape
+    return (n, c, (h - kernel_size) // stride + 1, (w - kernel_size) // stride + 1)
+
+
+def merged_kernel_size(kernel_sizes: Sequence[int]) -> int:
+    """Side of the one kernel that stacked stride-1 convolutions without activations equal."""
+    return receptive_field([(kernel, 1) for kernel in kernel_sizes])
+
+
+def vgg_layers(convs_per_block: Sequence[int]) -> list[tuple[int, int]]:
+    """``(kernel, stride)`` of VGG blocks: 3x3 convolutions, then a 2x2 pooling of stride 2."""
+    return [layer for convs in convs_per_block for layer in [(3, 1)] * convs + [(2, 2)]]
+
+
+def vgg_receptive_field(convs_per_block: Sequence[int]) -> int:
+    """Receptive field after the last pooling of VGG blocks with these convolution counts."""
+    return receptive_field(vgg_layers(convs_per_block))
+
+
+def _output_shape_hint(got: tuple[int, ...], shape, kernel: int, stride: int) -> str | None:
+    n, c, h, w = shape
+    expected = pool_output_shape(shape, kernel, stride)
     if got == expected:
         return None
-    if got[:2] == (n, c) and got[2:] == (-(-h // POOL_K),) * 2:
+    ceil = (n, c, -(-(h - kernel) // stride) + 1, -(-(w - kernel) // stride) + 1)
+    if got == ceil:
         return "pooling rounds down: a window that does not fit is dropped."
-    if got == (n, side, side, c):
+    if got == (n, expected[2], expected[3], c):
         return "give the shape in PyTorch's layout (N, C, H, W)."
     if len(got) == 4 and got[1] != c:
         return "pooling works on each channel separately: the channel count does not change."
     return compare_shape(got, expected)
 
 
-@exercise("pool-collapse-kernel", chapter=CHAPTER, points=1)
-def _collapse_kernel(answer) -> str | None:
-    got = as_int(answer, "a kernel size")
-    return compare_int(
-        got,
-        receptive_field(COLLAPSE),
-        known_mistakes={
-            3**3: "the kernels do not multiply: each layer widens what one output sees by k - 1.",
-            3 * 3: "the sizes do not add up directly either: each layer adds k - 1 pixels.",
-            3: "without an activation the layers merge, but the merged kernel is larger.",
-        },
-    )
+@exercise("pool-output-shape", name="pool_output_shape", chapter=CHAPTER, points=1)
+def _output_shape(answer) -> str | None:
+    args = (POOL_INPUT, POOL_K, POOL_S)
+    got = as_shape(value_of_case(answer, args, "pool_output_shape"), "a shape")
+    hint = _output_shape_hint(got, *args)
+    return needs_function(answer, hint, "pool_output_shape(shape, kernel_size, stride)")
 
 
-@exercise("pool-receptive-field", chapter=CHAPTER, points=1)
-def _receptive_field(answer) -> str | None:
-    got = as_int(answer, "a size in pixels")
-    expected = receptive_field(VGG_TWO_BLOCKS)
+@grading("pool-output-shape")
+def _output_shape_graded(answer) -> str | None:
+    """Batches, windows and strides drawn at grading time (non-square, exact multiples)."""
+
+    def draw(rng: random.Random) -> tuple[tuple[int, ...], int, int]:
+        kernel = rng.randint(1, 5)
+        stride = kernel if rng.random() < 0.5 else rng.randint(1, 4)
+        height = kernel * rng.randint(1, 12) if rng.random() < 0.3 else rng.randint(kernel, 64)
+        shape = (rng.randint(1, 64), rng.randint(1, 256), height, rng.randint(kernel, 64))
+        return shape, kernel, stride
+
+    cases = drawn_cases(draw, pool_output_shape, 6)
+    func = as_callable(answer, "a function pool_output_shape(shape, kernel_size, stride)")
+    return check_function(func, cases, name="pool_output_shape")
+
+
+def _collapse_mistakes(kernels: Sequence[int]) -> dict[int, str]:
     mistakes = {
-        _field_without_jump(VGG_TWO_BLOCKS): (
+        math.prod(kernels): (
+            "the kernels do not multiply: each layer widens what one output sees by k - 1."
+        ),
+        sum(kernels): "the sizes do not add up directly either: each layer adds k - 1 pixels.",
+        max(kernels): "without an activation the layers merge, but the merged kernel is larger.",
+    }
+    mistakes.pop(merged_kernel_size(kernels), None)
+    return mistakes
+
+
+@exercise("pool-collapse-kernel", name="merged_kernel_size", chapter=CHAPTER, points=1)
+def _collapse_kernel(answer) -> str | None:
+    args = (list(COLLAPSE_KERNELS),)
+    got = as_int(value_of_case(answer, args, "merged_kernel_size"), "a kernel size")
+    hint = compare_int(
+        got,
+        merged_kernel_size(COLLAPSE_KERNELS),
+        known_mistakes=_collapse_mistakes(COLLAPSE_KERNELS),
+    )
+    return needs_function(answer, hint, "merged_kernel_size(kernel_sizes)")
+
+
+@grading("pool-collapse-kernel")
+def _collapse_kernel_graded(answer) -> str | None:
+    """Stacks of 1 to 6 kernels of sizes 1 to 9 drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[list[int]]:
+        return ([rng.randint(1, 9) for _ in range(rng.randint(1, 6))],)
+
+    cases = drawn_cases(draw, merged_kernel_size, 6)
+    return check_fresh_cases(answer, cases, "merged_kernel_size", rtol=0.0, atol=0.0)
+
+
+def _vgg_mistakes(convs_per_block: Sequence[int]) -> dict[int, str]:
+    layers = vgg_layers(convs_per_block)
+    mistakes = {
+        _field_without_jump(layers): (
             "after a stride-2 pooling, neighbouring units are 2 pixels apart: later kernels "
             "add (k - 1) times that jump."
         ),
-        receptive_field(VGG_TWO_BLOCKS[:-1]): "count the second pooling too.",
-        receptive_field([layer for layer in VGG_TWO_BLOCKS if layer != (2, 2)]): (
+        receptive_field(layers[:-1]): "count the last pooling too.",
+        receptive_field([(k, s) for k, s in layers if s == 1]): (
             "the poolings have a 2x2 window: they widen the field as well."
         ),
     }
-    mistakes.pop(expected, None)
-    return compare_int(got, expected, known_mistakes=mistakes)
+    mistakes.pop(receptive_field(layers), None)
+    return mistakes
+
+
+@exercise("pool-receptive-field", name="vgg_receptive_field", chapter=CHAPTER, points=1)
+def _receptive_field(answer) -> str | None:
+    args = (list(VGG_CONVS),)
+    got = as_int(value_of_case(answer, args, "vgg_receptive_field"), "a size in pixels")
+    hint = compare_int(
+        got, vgg_receptive_field(VGG_CONVS), known_mistakes=_vgg_mistakes(VGG_CONVS)
+    )
+    return needs_function(answer, hint, "vgg_receptive_field(convs_per_block)")
+
+
+@grading("pool-receptive-field")
+def _receptive_field_graded(answer) -> str | None:
+    """Networks of 1 to 5 blocks with 1 to 4 convolutions each, drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[list[int]]:
+        return ([rng.randint(1, 4) for _ in range(rng.randint(1, 5))],)
+
+    cases = drawn_cases(draw, vgg_receptive_field, 6)
+    return check_fresh_cases(answer, cases, "vgg_receptive_field", rtol=0.0, atol=0.0)
 
 
 def _pool_relu_reference(z, k: int):

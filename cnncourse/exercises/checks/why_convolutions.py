@@ -88,18 +88,29 @@ def tiny_feature_stack() -> list[tuple[str, int | None, int, int, int]]:
     return stack
 
 
-def flatten_size(stack, size: int = IMAGE_SIZE, channels: int = 1, *, skip: str = "") -> int:
-    """Channels x height x width after ``stack`` on a square ``size`` input.
+def flatten_size(
+    stack, size: int = IMAGE_SIZE, channels: int = 1, *, width: int | None = None, skip: str = ""
+) -> int:
+    """Channels x height x width after ``stack`` on a ``size`` x ``width`` input (square
+    when ``width`` is None).
 
     ``skip`` ignores one aspect (``"pool"`` or ``"padding"``): the values a typical
     mistake gives, used for specific hints.
     """
+    height, width = size, size if width is None else width
     for kind, out_channels, kernel, stride, padding in stack:
         if kind == "pool" and skip == "pool":
             continue
-        size = output_size(size, kernel, stride, 0 if skip == "padding" else padding)
+        pad = 0 if skip == "padding" else padding
+        height = output_size(height, kernel, stride, pad)
+        width = output_size(width, kernel, stride, pad)
         channels = out_channels if out_channels is not None else channels
-    return channels * size * size
+    return channels * height * width
+
+
+def tiny_flatten_size(height: int, width: int) -> int:
+    """Features the tiny CNN's flatten produces for one ``height`` x ``width`` image."""
+    return flatten_size(tiny_feature_stack(), height, width=width)
 
 
 def _dense_mistakes(n_in: int, n_out: int) -> dict[int, str]:
@@ -226,14 +237,13 @@ def _shuffle_pixels_graded(answer) -> str | None:
     return _unshuffle_hint(func, sizes, rng)
 
 
-@exercise("why-flatten-size", chapter=CHAPTER, points=1)
-def _flatten_size(answer) -> str | None:
-    got = as_int(answer, "a number of features")
-    stack = tiny_feature_stack()
-    expected = flatten_size(stack)
+def _flatten_mistakes(stack, height: int, width: int) -> dict[int, str]:
+    expected = flatten_size(stack, height, width=width)
     mistakes = {
-        flatten_size(stack, skip="pool"): "each 2x2 max pooling halves the height and the width.",
-        flatten_size(stack, skip="padding"): (
+        flatten_size(stack, height, width=width, skip="pool"): (
+            "each 2x2 max pooling halves the height and the width."
+        ),
+        flatten_size(stack, height, width=width, skip="padding"): (
             "look at the convolutions' padding: with padding the size changes differently."
         ),
     }
@@ -241,13 +251,35 @@ def _flatten_size(answer) -> str | None:
     last_channels = next(out for kind, out, *_ in reversed(stack) if kind == "conv")
     mistakes[expected // last_channels] = "multiply height x width by the number of channels."
     mistakes.pop(expected, None)  # a skipped step that changes nothing is no mistake
-    if got not in mistakes:
+    return mistakes
+
+
+@exercise("why-flatten-size", name="flatten_size", chapter=CHAPTER, points=1)
+def _flatten_size(answer) -> str | None:
+    args = (IMAGE_SIZE, IMAGE_SIZE)
+    got = as_int(value_of_case(answer, args, "flatten_size"), "a number of features")
+    stack = tiny_feature_stack()
+    expected = flatten_size(stack, IMAGE_SIZE, width=IMAGE_SIZE)
+    mistakes = _flatten_mistakes(stack, *args)
+    if got not in mistakes and got != expected:
         mistakes[got] = (
             f"{got} is {'too small' if got < expected else 'too large'}. Apply "
             "floor((n + 2p - k) / s) + 1 to each convolution and pooling in turn, then "
             "multiply channels x height x width."
         )
-    return compare_int(got, expected, known_mistakes=mistakes)
+    hint = compare_int(got, expected, known_mistakes=mistakes)
+    return needs_function(answer, hint, "flatten_size(height, width)")
+
+
+@grading("why-flatten-size")
+def _flatten_size_graded(answer) -> str | None:
+    """Image sizes drawn at grading time: non-square, multiples of 4 and not."""
+
+    def draw(rng) -> tuple[int, int]:
+        height = 4 * rng.randint(1, 40) if rng.random() < 0.4 else rng.randint(4, 160)
+        return height, rng.randint(4, 160)
+
+    return _count_graded(answer, "flatten_size", tiny_flatten_size, draw)
 
 
 # why-read-change (read): the chapter's `results` table, the tiny CNN's change in accuracy.
