@@ -3,54 +3,186 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
+import torchvision
 from sklearn import metrics as skm
+from sklearn.dummy import DummyClassifier
 
-from cnncourse.exercises import check
+from cnncourse.exercises import check, registry
 from cnncourse.exercises.checks import evaluation as ev
 from cnncourse.metrics import box_iou
 
 
-def test_precision_recall_oracle_passes_and_mistakes_get_hints():
-    # oracle: scikit-learn on label vectors that realise the problem's counts
-    tp, fp, fn = ev.FLAGGED_RIGHT, ev.FLAGGED - ev.FLAGGED_RIGHT, ev.POSITIVES - ev.FLAGGED_RIGHT
-    tn = 1000 - tp - fp - fn
-    y_true = np.array([1] * tp + [0] * fp + [1] * fn + [0] * tn)
-    y_pred = np.array([1] * tp + [1] * fp + [0] * fn + [0] * tn)
-    oracle = skm.precision_recall_fscore_support(y_true, y_pred, average="binary")[:3]
-    assert check("eval-precision-recall", oracle).passed
-    assert check("eval-precision-recall", list(np.float32(oracle))).passed
-    p, r, f = oracle
-    assert "swapped" in check("eval-precision-recall", (r, p, f)).message
-    assert "harmonic" in check("eval-precision-recall", (p, r, (p + r) / 2)).message
-    assert "flagged" in check("eval-precision-recall", (0.09, r, f)).message
-    assert check("eval-precision-recall", (p, r + 0.05, f)).status == "fail"
-    assert "tuple of 3" in check("eval-precision-recall", (p, r)).message
+def grade(exercise_id, answer):
+    return registry.evaluate(registry.get_exercise(exercise_id), lambda: answer)
+
+
+def sklearn_counts(tp, fp, fn):
+    """Oracle: scikit-learn on label vectors that realise the counts."""
+    y_true = np.array([1] * tp + [0] * fp + [1] * fn)
+    y_pred = np.array([1] * tp + [1] * fp + [0] * fn)
+    return tuple(skm.precision_recall_fscore_support(y_true, y_pred, average="binary")[:3])
+
+
+def test_precision_recall_function_matches_sklearn_in_feedback_and_grading():
+    assert check("eval-precision-recall", sklearn_counts).passed
+    assert check("eval-precision-recall", lambda *c: list(np.float32(sklearn_counts(*c)))).passed
+    graded = grade("eval-precision-recall", sklearn_counts)
+    assert graded["status"] == "pass" and graded["points"] == 1
+    rng = np.random.default_rng(0)
+    for tp, fp, fn in [(5, 0, 3), (5, 3, 0), *rng.integers(1, 300, (20, 3)).tolist()]:
+        assert np.allclose(
+            ev.precision_recall_f1_from_counts(tp, fp, fn), sklearn_counts(tp, fp, fn)
+        )
+
+
+def test_precision_recall_mistakes_get_hints():
+    def mistake(which):
+        def func(tp, fp, fn):
+            p, r, f = sklearn_counts(tp, fp, fn)
+            return {
+                "swapped": (r, p, f),
+                "arithmetic": (p, r, (p + r) / 2),
+                "over_fp": (tp / fp, r, f),
+                "over_fn": (p, tp / fn, f),
+                "off": (p, r + 0.05, f),
+            }[which]
+
+        return func
+
+    assert "swapped" in check("eval-precision-recall", mistake("swapped")).message
+    assert "harmonic" in check("eval-precision-recall", mistake("arithmetic")).message
+    assert "tp + fp" in check("eval-precision-recall", mistake("over_fp")).message
+    assert "tp + fn" in check("eval-precision-recall", mistake("over_fn")).message
+    assert check("eval-precision-recall", mistake("off")).status == "fail"
+    assert "tuple of 3" in check("eval-precision-recall", lambda *c: c[:2]).message
     assert check("eval-precision-recall", None).status == "not attempted"
+    assert check("eval-precision-recall", lambda tp, fp, fn: None).status == "not attempted"
+    assert grade("eval-precision-recall", mistake("arithmetic"))["points"] == 0
 
 
-def test_majority_baseline_oracle_passes_and_averages_are_told_apart():
-    y = np.array([0] * ev.MAJORITY + [1] * ev.MINORITY)
-    pred = np.zeros_like(y)
-    accuracy = skm.accuracy_score(y, pred)
-    macro = skm.f1_score(y, pred, average="macro", zero_division=0)
-    weighted = skm.f1_score(y, pred, average="weighted", zero_division=0)
-    assert check("eval-majority-baseline", (accuracy, macro)).passed
-    assert "weighted" in check("eval-majority-baseline", (accuracy, weighted)).message
-    assert "macro recall" in check("eval-majority-baseline", (accuracy, 0.5)).message
-    assert "accuracy" in check("eval-majority-baseline", (0.5, macro)).message
-    assert check("eval-majority-baseline", "0.95").status == "fail"
+def test_precision_recall_as_a_literal_fails_feedback_and_grading():
+    literal = sklearn_counts(*ev.COUNTS)
+    plain = check("eval-precision-recall", literal)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("eval-precision-recall", literal)["points"] == 0
+    constant = grade("eval-precision-recall", lambda tp, fp, fn: literal)
+    assert constant["status"] == "fail" and constant["points"] == 0
+
+
+def dummy_baseline(labels):
+    """Oracle: scikit-learn's most-frequent DummyClassifier, scored by scikit-learn."""
+    x = np.zeros((len(labels), 1))
+    pred = DummyClassifier(strategy="most_frequent").fit(x, labels).predict(x)
+    accuracy = skm.accuracy_score(labels, pred)
+    return accuracy, skm.f1_score(labels, pred, average="macro", zero_division=0)
+
+
+def test_majority_baseline_function_matches_sklearn_in_feedback_and_grading():
+    assert check("eval-majority-baseline", dummy_baseline).passed
+    graded = grade("eval-majority-baseline", dummy_baseline)
+    assert graded["status"] == "pass" and graded["points"] == 1
+    rng = np.random.default_rng(1)
+    for k in (2, 3, 7, 10):
+        labels = rng.integers(0, k, 200) * rng.integers(0, 2, 200)  # class 0 on top, skewed
+        assert np.allclose(ev.majority_baseline(labels), dummy_baseline(labels))
+    tied = np.array([0, 1, 1, 2, 2, 3])
+    assert np.allclose(ev.majority_baseline(tied), dummy_baseline(tied))
+
+
+def test_majority_baseline_averages_are_told_apart_and_a_literal_fails_grading():
+    def averaged(how):
+        def func(labels):
+            x = np.zeros((len(labels), 1))
+            pred = DummyClassifier(strategy="most_frequent").fit(x, labels).predict(x)
+            f1 = skm.f1_score(labels, pred, average=how, zero_division=0)
+            return skm.accuracy_score(labels, pred), f1
+
+        return func
+
+    assert "weighted" in check("eval-majority-baseline", averaged("weighted")).message
+    macro_recall = check("eval-majority-baseline", lambda y: (dummy_baseline(y)[0], 0.5))
+    assert "macro recall" in macro_recall.message
+    assert "accuracy" in check("eval-majority-baseline", lambda y: (0.5, 0.5)).message
+
+    def over_two_classes(labels):  # right on the chapter's two classes only
+        accuracy, macro = dummy_baseline(labels)
+        return accuracy, macro * len(set(labels.tolist())) / 2
+
+    assert check("eval-majority-baseline", over_two_classes).passed
+    assert grade("eval-majority-baseline", over_two_classes)["points"] == 0  # 3+ classes drawn
+    literal = dummy_baseline(np.array([0] * ev.MAJORITY + [1] * ev.MINORITY))
+    plain = check("eval-majority-baseline", literal)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("eval-majority-baseline", literal)["points"] == 0
+    assert grade("eval-majority-baseline", lambda labels: literal)["points"] == 0
+    assert check("eval-majority-baseline", lambda labels: "0.95").status == "fail"
     assert check("eval-majority-baseline", ...).status == "not attempted"
 
 
-def test_box_iou_oracle_passes_and_mistakes_get_hints():
-    oracle = box_iou([ev.BOX_A], [ev.BOX_B])[0, 0]  # torchvision's box_iou
-    assert check("eval-box-iou", oracle).passed
-    assert check("eval-box-iou", 1 / 6).passed
-    assert "subtract" in check("eval-box-iou", 16 / 112).message
-    assert "smaller box" in check("eval-box-iou", 16 / 48).message
-    assert check("eval-box-iou", 0.5).status == "fail"
-    assert "float" in check("eval-box-iou", "1/6").message
+def torchvision_iou(a, b):
+    """Oracle: torchvision.ops.box_iou on one pair."""
+    boxes = torch.tensor([a, b], dtype=torch.float64)
+    return torchvision.ops.box_iou(boxes[:1], boxes[1:])[0, 0].item()
+
+
+def test_box_iou_function_matches_torchvision_in_feedback_and_grading():
+    assert check("eval-box-iou", torchvision_iou).passed
+    graded = grade("eval-box-iou", torchvision_iou)
+    assert graded["status"] == "pass" and graded["points"] == 1
+    for a, b in [(ev.BOX_A, ev.BOX_B), *ev.SHAPED_BOXES]:
+        assert ev.iou(a, b) == pytest.approx(torchvision_iou(a, b), abs=1e-12)
+    apart = [(a, b) for a, b in ev.SHAPED_BOXES if a[2] < b[0] and a[3] < b[1]]
+    touching = [(a, b) for a, b in ev.SHAPED_BOXES if a[2] == b[0]]
+    nested = [
+        (a, b)
+        for a, b in ev.SHAPED_BOXES
+        if a[0] <= b[0] and a[1] <= b[1] and b[2] <= a[2] and b[3] <= a[3]
+    ]
+    assert apart and touching and nested
+
+
+def test_box_iou_mistakes_get_hints_and_a_literal_fails_grading():
+    def sides(a, b, *, clamp="each", plus=0):
+        w = min(a[2], b[2]) - max(a[0], b[0]) + plus
+        h = min(a[3], b[3]) - max(a[1], b[1]) + plus
+        overlap = {"each": max(0, w) * max(0, h), "product": max(0, w * h), "none": w * h}[clamp]
+        area_a = (a[2] - a[0] + plus) * (a[3] - a[1] + plus)
+        area_b = (b[2] - b[0] + plus) * (b[3] - b[1] + plus)
+        return overlap, area_a, area_b
+
+    def union_without_subtracting(a, b):
+        overlap, area_a, area_b = sides(a, b)
+        return overlap / (area_a + area_b)
+
+    def over_smaller(a, b):
+        overlap, area_a, area_b = sides(a, b)
+        return overlap / min(area_a, area_b)
+
+    def iou_with(**how):
+        def func(a, b):
+            overlap, area_a, area_b = sides(a, b, **how)
+            return overlap / (area_a + area_b - overlap)
+
+        return func
+
+    assert check("eval-box-iou", iou_with()).passed
+    assert "subtract" in check("eval-box-iou", union_without_subtracting).message
+    assert "smaller box" in check("eval-box-iou", over_smaller).message
+    for clamp in ("none", "product"):  # right on the chapter's pair, wrong on boxes apart
+        unclamped = check("eval-box-iou", iou_with(clamp=clamp))
+        assert "clamp" in unclamped.message
+        assert grade("eval-box-iou", iou_with(clamp=clamp))["points"] == 0
+    assert "+ 1" in check("eval-box-iou", iou_with(plus=1)).message
+    assert check("eval-box-iou", lambda a, b: 0.5).status == "fail"
+    assert "float" in check("eval-box-iou", lambda a, b: "1/6").message
     assert check("eval-box-iou", None).status == "not attempted"
+    oracle = box_iou([ev.BOX_A], [ev.BOX_B])[0, 0]
+    plain = check("eval-box-iou", oracle)
+    assert plain.status == "fail" and "function" in plain.message
+    assert grade("eval-box-iou", oracle)["points"] == 0
+    assert grade("eval-box-iou", lambda a, b: oracle)["points"] == 0
 
 
 def solution(cm):

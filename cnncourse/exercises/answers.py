@@ -214,7 +214,7 @@ def check_function(
     compare = compare or _compare_equal
     results = []
     for args, expected in cases:
-        shown = ", ".join(describe(a) if hasattr(a, "shape") else repr(a) for a in args)
+        shown = _shown(args)
         try:
             got = func(*args)
         except NotImplementedError as err:
@@ -232,6 +232,13 @@ def check_function(
         if hint is not None:
             return f"{name}({shown}) is not right: {hint}"
     return None
+
+
+def _shown(args: tuple) -> str:
+    """Arguments for a message: arrays by their shape, other values by a clipped repr."""
+    return ", ".join(
+        describe(a) if _attribute(a, "shape") is not None else _REPR.repr(a) for a in args
+    )
 
 
 def _compare_equal(got: Any, expected: Any) -> str | None:
@@ -260,7 +267,7 @@ def value_of_case(answer: Any, args: tuple, what: str) -> Any:
         raise NotAttempted("the function still raises NotImplementedError.") from err
     if result is None or result is Ellipsis:
         raise NotAttempted("the function returns None: write its body and return the result.")
-    shown = ", ".join(repr(a) for a in args)
+    shown = _shown(args)
     if callable(result):
         raise WrongType(f"{what}({shown}) returned a function, not a value.")
     return result

@@ -6,13 +6,22 @@ boxes below), not stored, so they follow the chapter if it changes.
 
 from __future__ import annotations
 
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
 from cnncourse.exercises.answers import (
     NotAttempted,
     WrongType,
     as_callable,
     as_float,
+    check_function,
     compare_float,
     describe,
+    drawn_cases,
+    needs_function,
+    value_of_case,
 )
 from cnncourse.exercises.registry import exercise, grading
 
@@ -20,7 +29,8 @@ CHAPTER = "evaluation"
 
 # eval-precision-recall: a shirt detector flags 120 images, 90 of them shirts; 100 shirts in all.
 FLAGGED, FLAGGED_RIGHT, POSITIVES = 120, 90, 100
-# eval-majority-baseline: 950 sneakers and 50 sandals; the model always says "sneaker".
+COUNTS = (FLAGGED_RIGHT, FLAGGED - FLAGGED_RIGHT, POSITIVES - FLAGGED_RIGHT)  # (tp, fp, fn)
+# eval-majority-baseline: 950 sneakers (class 0) and 50 sandals (class 1).
 MAJORITY, MINORITY = 950, 50
 # eval-box-iou: two boxes as (x1, y1, x2, y2) corners.
 BOX_A, BOX_B = (2, 2, 10, 8), (6, 4, 14, 12)
@@ -45,36 +55,66 @@ def _as_floats(answer, n: int, what: str) -> tuple[float, ...]:
     return values
 
 
-@exercise("eval-precision-recall", chapter=CHAPTER, points=1)
-def _precision_recall(answer) -> str | None:
+def _judged_by(hint: Callable[..., str | None]) -> Callable[[Any, tuple], str | None]:
+    """A ``compare`` for :func:`check_function` whose cases carry their own arguments as the
+    expected value, so the hint is worked out from the problem (``hint(got, *args)``)."""
+    return lambda got, args: hint(got, *args)
+
+
+def _own_args(*args: Any) -> tuple:
+    """The reference of :func:`drawn_cases` for :func:`_judged_by`: a copy of the arguments."""
+    return tuple(a.copy() if hasattr(a, "copy") else a for a in args)
+
+
+def precision_recall_f1_from_counts(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """``(precision, recall, f1)`` from the true positives, false positives, false negatives."""
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return precision, recall, f1(precision, recall)
+
+
+def _counts_hint(answer, tp: int, fp: int, fn: int) -> str | None:
     precision, recall, f1_score = _as_floats(answer, 3, "(precision, recall, f1)")
-    tp = FLAGGED_RIGHT
-    fp, fn = FLAGGED - tp, POSITIVES - tp
-    want_p, want_r = tp / (tp + fp), tp / (tp + fn)
+    want_p, want_r, want_f = precision_recall_f1_from_counts(tp, fp, fn)
     if (
-        abs(precision - want_r) < 1e-6
-        and abs(recall - want_p) < 1e-6
-        and abs(want_p - want_r) > 1e-6
+        math.isclose(precision, want_r, rel_tol=1e-6)
+        and math.isclose(recall, want_p, rel_tol=1e-6)
+        and not math.isclose(want_p, want_r, rel_tol=1e-6)
     ):
         return (
             "precision and recall are swapped: precision asks how many of the flagged "
-            "images are shirts, recall how many of the shirts were flagged."
+            "images are positives, recall how many of the positives were flagged."
         )
+    jaccard = (tp / (tp + fp + fn), "dividing by tp + fp + fn counts the misses too.")
     hint = compare_float(
         precision,
         want_p,
-        rtol=1e-3,
-        known_mistakes=[(tp / 1000, "precision divides by the flagged images, not by all.")],
+        rtol=1e-6,
+        known_mistakes=[
+            *([(tp / fp, "precision divides by all flagged images: tp + fp.")] if fp else []),
+            jaccard,
+        ],
     )
     if hint is not None:
         return f"precision: {hint}"
-    hint = compare_float(recall, want_r, rtol=1e-3)
+    hint = compare_float(
+        recall,
+        want_r,
+        rtol=1e-6,
+        known_mistakes=[
+            *(
+                [(tp / fn, "recall divides by all positives, found or missed: tp + fn.")]
+                if fn
+                else []
+            ),
+            jaccard,
+        ],
+    )
     if hint is not None:
         return f"recall: {hint} Which images could the detector have found?"
-    return compare_float(
+    hint = compare_float(
         f1_score,
-        f1(want_p, want_r),
-        rtol=1e-3,
+        want_f,
+        rtol=1e-6,
         known_mistakes=[
             (
                 (want_p + want_r) / 2,
@@ -82,51 +122,238 @@ def _precision_recall(answer) -> str | None:
             )
         ],
     )
+    return None if hint is None else f"f1: {hint}"
 
 
-@exercise("eval-majority-baseline", chapter=CHAPTER, points=1)
-def _majority_baseline(answer) -> str | None:
+PRF_NAME, PRF_SIGNATURE = (
+    "precision_recall_f1_from_counts",
+    "precision_recall_f1_from_counts(tp, fp, fn)",
+)
+
+
+@exercise("eval-precision-recall", name=PRF_NAME, chapter=CHAPTER, points=1)
+def _precision_recall(answer) -> str | None:
+    hint = _counts_hint(value_of_case(answer, COUNTS, PRF_NAME), *COUNTS)
+    return needs_function(answer, hint, PRF_SIGNATURE)
+
+
+@grading("eval-precision-recall")
+def _precision_recall_graded(answer) -> str | None:
+    """Counts drawn at grading time, one without false positives, one without misses."""
+
+    def draw(rng: random.Random) -> tuple[int, int, int]:
+        return rng.randint(1, 1000), rng.randint(1, 1000), rng.randint(1, 1000)
+
+    def perfect_precision(rng: random.Random) -> tuple[int, int, int]:
+        return rng.randint(1, 1000), 0, rng.randint(1, 1000)
+
+    def perfect_recall(rng: random.Random) -> tuple[int, int, int]:
+        return rng.randint(1, 1000), rng.randint(1, 1000), 0
+
+    cases = [
+        *drawn_cases(draw, _own_args, 4),
+        *drawn_cases(perfect_precision, _own_args, 1),
+        *drawn_cases(perfect_recall, _own_args, 1),
+    ]
+    func = as_callable(answer, f"the function {PRF_SIGNATURE}")
+    return check_function(func, cases, compare=_judged_by(_counts_hint), name=PRF_NAME)
+
+
+def majority_baseline(labels) -> tuple[float, float]:
+    """``(accuracy, macro_f1)`` of always answering the most frequent label (the macro
+    average over the labels that occur; a class never predicted has F1 0)."""
+    import numpy as np
+
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    accuracy = counts.max() / counts.sum()
+    return float(accuracy), f1(float(accuracy), 1.0) / len(counts)
+
+
+def _majority_hint(answer, labels) -> str | None:
+    import numpy as np
+
     accuracy, macro_f1 = _as_floats(answer, 2, "(accuracy, macro_f1)")
-    total = MAJORITY + MINORITY
-    hint = compare_float(accuracy, MAJORITY / total, rtol=1e-3)
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    want_accuracy, want_macro = majority_baseline(labels)
+    hint = compare_float(
+        accuracy,
+        want_accuracy,
+        rtol=1e-6,
+        known_mistakes=[
+            (counts.min() / counts.sum(), "that is always answering the rarest class."),
+            (1 / len(counts), "that is guessing each class equally often."),
+        ],
+    )
     if hint is not None:
-        return f"accuracy: {hint} Count the images it gets right."
-    f1_majority = f1(MAJORITY / total, 1.0)  # precision: all predictions; recall: all found
-    expected = (f1_majority + 0.0) / 2  # the minority class is never predicted: F1 = 0
-    return compare_float(
+        return f"accuracy: {hint} Count the images that the most frequent answer gets right."
+    f1_majority = f1(want_accuracy, 1.0)  # precision: its share of all answers; recall: 1
+    hint = compare_float(
         macro_f1,
-        expected,
-        rtol=1e-3,
+        want_macro,
+        rtol=1e-6,
         known_mistakes=[
             (
-                f1_majority * MAJORITY / total,
+                f1_majority * want_accuracy,
                 "that is the weighted average; macro gives each class the same weight.",
             ),
-            (f1_majority, "that is the F1 of the sneakers alone; average over both classes."),
-            (0.5, "0.5 is the macro recall; compute each class's F1 first."),
+            (f1_majority, "that is the F1 of the most frequent class alone; average over all."),
+            (1 / len(counts), "that is the macro recall; compute each class's F1 first."),
         ],
+    )
+    return None if hint is None else f"macro_f1: {hint}"
+
+
+@exercise("eval-majority-baseline", name="majority_baseline", chapter=CHAPTER, points=1)
+def _majority_baseline(answer) -> str | None:
+    import numpy as np
+
+    labels = np.array([0] * MAJORITY + [1] * MINORITY)
+    hint = _majority_hint(value_of_case(answer, (labels.copy(),), "majority_baseline"), labels)
+    return needs_function(answer, hint, "majority_baseline(labels)")
+
+
+def _draw_labels(rng: random.Random, counts: list[int]):
+    """Shuffled labels ``0..K-1`` with these counts."""
+    import numpy as np
+
+    labels = [k for k, count in enumerate(counts) for _ in range(count)]
+    rng.shuffle(labels)
+    return (np.array(labels),)
+
+
+@grading("eval-majority-baseline")
+def _majority_baseline_graded(answer) -> str | None:
+    """Label sets drawn at grading time: 2 to 10 classes, skewed, one with a tie on top."""
+
+    def skewed(rng: random.Random):
+        k = rng.randint(2, 10)
+        return _draw_labels(rng, [rng.randint(1, 60) * rng.choice((1, 1, 8)) for _ in range(k)])
+
+    def tied(rng: random.Random):
+        top, k = rng.randint(20, 80), rng.randint(3, 6)
+        return _draw_labels(rng, [top, top] + [rng.randint(1, top - 1) for _ in range(k - 2)])
+
+    cases = [*drawn_cases(skewed, _own_args, 5), *drawn_cases(tied, _own_args, 1)]
+    func = as_callable(answer, "the function majority_baseline(labels)")
+    return check_function(
+        func, cases, compare=_judged_by(_majority_hint), name="majority_baseline"
     )
 
 
-@exercise("eval-box-iou", chapter=CHAPTER, points=1)
-def _box_iou(answer) -> str | None:
-    got = as_float(answer, "an IoU")
-    ax1, ay1, ax2, ay2 = BOX_A
-    bx1, by1, bx2, by2 = BOX_B
-    width = max(0, min(ax2, bx2) - max(ax1, bx1))
-    height = max(0, min(ay2, by2) - max(ay1, by1))
+def iou(a, b) -> float:
+    """The IoU of two ``(x1, y1, x2, y2)`` boxes."""
+    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = width * height
-    area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
-    return compare_float(
-        got,
-        inter / (area_a + area_b - inter),
-        rtol=1e-3,
-        known_mistakes=[
-            (inter / (area_a + area_b), "the union counts the overlap once: subtract it."),
-            (inter / min(area_a, area_b), "divide by the union, not by the smaller box."),
-            (inter / max(area_a, area_b), "divide by the union, not by the larger box."),
-        ],
+    return inter / (_area(a) + _area(b) - inter)
+
+
+def _area(box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _iou_hint(answer, a, b) -> str | None:
+    got = as_float(answer, "an IoU")
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0, width) * max(0, height)
+    area_a, area_b = _area(a), _area(b)
+    mistakes = [
+        (inter / (area_a + area_b), "the union counts the overlap once: subtract it."),
+        (inter / min(area_a, area_b), "divide by the union, not by the smaller box."),
+        (inter / max(area_a, area_b), "divide by the union, not by the larger box."),
+        (
+            width * height / (area_a + area_b - width * height),
+            "where boxes do not overlap, clamp the overlap's width and its height at 0, "
+            "each of them: two negative sides make a positive area.",
+        ),
+    ]
+    plus_one = [max(0, side + 1) for side in (width, height)]
+    areas_plus_one = [(box[2] - box[0] + 1) * (box[3] - box[1] + 1) for box in (a, b)]
+    inter_plus_one = plus_one[0] * plus_one[1]
+    mistakes.append(
+        (
+            inter_plus_one / (sum(areas_plus_one) - inter_plus_one),
+            "the corners are coordinates, not pixel indices: a width is x2 - x1, without + 1.",
+        )
     )
+    return compare_float(got, iou(a, b), rtol=1e-6, known_mistakes=mistakes)
+
+
+# Boxes the feedback tries after the chapter's pair: apart on both axes, side by side, touching
+# along an edge, one inside the other.
+SHAPED_BOXES = [
+    ((0, 0, 4, 4), (6, 7, 9, 12)),
+    ((0, 0, 4, 6), (5, 2, 9, 8)),
+    ((1, 1, 5, 5), (5, 2, 8, 4)),
+    ((0, 0, 12, 10), (3, 2, 7, 6)),
+]
+
+
+@exercise("eval-box-iou", name="box_iou", chapter=CHAPTER, points=1)
+def _box_iou(answer) -> str | None:
+    hint = _iou_hint(value_of_case(answer, (BOX_A, BOX_B), "box_iou"), BOX_A, BOX_B)
+    if hint is None and callable(answer):
+        cases = [(boxes, boxes) for boxes in SHAPED_BOXES]
+        hint = check_function(answer, cases, compare=_judged_by(_iou_hint), name="box_iou")
+    return needs_function(answer, hint, "box_iou(a, b)")
+
+
+def _box(rng: random.Random, x: float, y: float) -> tuple[float, float, float, float]:
+    """A box with its top-left corner at ``(x, y)`` and sides of 1 to 20."""
+    return (x, y, x + rng.randint(1, 20), y + rng.randint(1, 20))
+
+
+@grading("eval-box-iou")
+def _box_iou_graded(answer) -> str | None:
+    """Boxes drawn at grading time: overlapping, apart, touching, nested, fractional."""
+
+    def overlapping(rng: random.Random):
+        a = _box(rng, rng.randint(0, 50), rng.randint(0, 50))
+        return a, _box(rng, rng.randint(a[0] - 5, a[2] - 1), rng.randint(a[1] - 5, a[3] - 1))
+
+    def apart(rng: random.Random):
+        a = _box(rng, rng.randint(0, 50), rng.randint(0, 50))
+        return a, _box(rng, a[2] + rng.randint(1, 9), a[3] + rng.randint(1, 9))
+
+    def touching(rng: random.Random):
+        a = _box(rng, rng.randint(0, 50), rng.randint(0, 50))
+        return a, _box(rng, a[2], rng.randint(a[1], a[3] - 1))
+
+    def nested(rng: random.Random):
+        x1, y1 = rng.randint(0, 50), rng.randint(0, 50)
+        outer = (x1, y1, x1 + rng.randint(4, 30), y1 + rng.randint(4, 30))
+        inner_x, inner_y = rng.randint(x1 + 1, outer[2] - 2), rng.randint(y1 + 1, outer[3] - 2)
+        inner = (
+            inner_x,
+            inner_y,
+            rng.randint(inner_x + 1, outer[2]),
+            rng.randint(inner_y + 1, outer[3]),
+        )
+        return (inner, outer) if rng.random() < 0.5 else (outer, inner)
+
+    def fractional(rng: random.Random):
+        x, y = round(rng.uniform(0, 50), 2), round(rng.uniform(0, 50), 2)
+        a = (x, y, x + round(rng.uniform(0.5, 20), 2), y + round(rng.uniform(0.5, 20), 2))
+        bx = round(rng.uniform(a[0] - 5, a[2] - 0.1), 2)
+        by = round(rng.uniform(a[1] - 5, a[3] - 0.1), 2)
+        return a, (
+            bx,
+            by,
+            bx + round(rng.uniform(0.5, 20), 2),
+            by + round(rng.uniform(0.5, 20), 2),
+        )
+
+    cases = [
+        *drawn_cases(overlapping, _own_args, 2),
+        *(
+            case
+            for kind in (apart, touching, nested, fractional)
+            for case in drawn_cases(kind, _own_args, 1)
+        ),
+    ]
+    func = as_callable(answer, "the function box_iou(a, b)")
+    return check_function(func, cases, compare=_judged_by(_iou_hint), name="box_iou")
 
 
 def _confusion_cases():
