@@ -241,7 +241,8 @@ def test_check_notebook_prints_verdicts_and_strict_mode(tmp_path, capsys):
         'conv_params = None\ncheck("why-params-conv", conv_params)',  # the stub first
         "conv_params = lambda i, o, k: i * o * k * k + o\ndense_params = lambda i, o: i * o + o\n"
         "unshuffle_weight = lambda w, p: w[:, p]\n"
-        "why_flatten_size = 784",  # then the answers: the grader reads the names at the end
+        "flatten_size = lambda h, w: 16 * (h // 4) * (w // 4)",
+        # then the answers: the grader reads the names at the end
         # the chapter's own state the read and experiment exercises are checked against
         "import pandas as pd, torch\nfrom cnncourse import data, models, train\n"
         "torch.manual_seed(0)\ncnn = models.build_model('tiny')\n"

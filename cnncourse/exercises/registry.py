@@ -9,7 +9,7 @@ Each chapter registers its checkers in ``cnncourse/exercises/checks/<chapter>.py
 
 A checker returns ``None`` (or ``True``) for a correct answer and a hint string (or
 ``False``) for a wrong one. Each exercise also names what its stub defines (``name``: a
-variable or a function, by default the id with underscores, ``why_flatten_size``) and may
+variable or a function, by default the id with underscores, ``data_safe_digits``) and may
 register a separate grading check with :func:`grading`: the grader evaluates that name
 itself after the notebook has run (:mod:`cnncourse.exercises.evaluate`), so the
 student's own ``check`` calls are feedback only. A grading check tries a function on
