@@ -14,17 +14,50 @@ from cnncourse.train import fit
 from cnncourse.train.transfer import trainable_parameters, with_new_head
 
 
-def test_head_params_oracle_passes_and_mistakes_get_hints():
+def head_params(features, classes):
+    """The chapter's solution."""
+    return features * classes + classes
+
+
+def torch_head_params(features, classes):
+    """The oracle: the parameters of PyTorch's own linear layer (dropout has none)."""
+    head = torch.nn.Sequential(torch.nn.Dropout(0.25), torch.nn.Linear(features, classes))
+    return sum(p.numel() for p in head.parameters())
+
+
+def grade(exercise_id, answer):
+    return evaluate(get_exercise(exercise_id), lambda: answer)
+
+
+def test_head_params_oracle_passes_and_the_chapters_model_agrees():
     torch.manual_seed(0)
     pretrained = build_model(tl.ARCH, num_classes=tl.OLD_CLASSES, widths=tl.WIDTHS)
     model = with_new_head(pretrained, tl.NEW_CLASSES)  # base frozen: only the head trains
-    oracle = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert check("transfer-head-params", oracle).passed
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     features = pretrained.fc.in_features
-    assert "bias" in check("transfer-head-params", features * 10).message
-    assert "ten classes" in check("transfer-head-params", features * 5 + 5).message
-    assert check("transfer-head-params", oracle + 1).status == "fail"
+    assert tl.head_params(features, tl.NEW_CLASSES) == trainable
+    for features, classes in [(64, 10), (2048, 1000), (7, 1)]:
+        assert tl.head_params(features, classes) == torch_head_params(features, classes)
+    assert check("transfer-head-params", torch_head_params).passed
+    graded = grade("transfer-head-params", torch_head_params)
+    assert graded["status"] == "pass" and graded["points"] == 1
+
+
+def test_head_params_literal_constant_and_mistakes_get_hints():
+    features = tl.head_sizes()[0]
+    literal = check("transfer-head-params", head_params(features, 10))
+    assert literal.status == "fail" and "needs the function" in literal.message
+    assert grade("transfer-head-params", head_params(features, 10))["points"] == 0
+    assert "bias" in check("transfer-head-params", lambda f, c: f * c).message
+    assert "ten classes" in check("transfer-head-params", lambda f, c: f * 5 + 5).message
+    assert "own weight" in check("transfer-head-params", lambda f, c: f).message
+    assert check("transfer-head-params", lambda f, c: f * c + c + 1).status == "fail"
     assert check("transfer-head-params", None).status == "not attempted"
+    assert check("transfer-head-params", lambda f, c: None).status == "not attempted"
+    constant = lambda f, c: head_params(features, 10)  # noqa: E731
+    assert check("transfer-head-params", constant).passed
+    graded = grade("transfer-head-params", constant)
+    assert graded["status"] == "fail" and graded["points"] == 0
 
 
 def test_batchnorm_frozen_answer_is_what_pytorch_does():

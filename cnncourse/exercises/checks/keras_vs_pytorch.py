@@ -1,39 +1,47 @@
 """Checks of the chapter "Keras versus PyTorch" (``book/keras_vs_pytorch.md``).
 
-Expected values are computed from the problem: Keras' own Adam default, the softmax
-of a one-hot vector, Adam's bias correction, and the two flatten orders.
+Expected values are computed from the problem: Adam's first step, the softmax of a
+one-hot vector, Adam's bias correction, the two flatten orders, and the notebook's own
+trained model.
 """
 
 from __future__ import annotations
 
 import math
+import random
 
 from cnncourse.exercises.answers import (
     WrongType,
     as_float,
+    check_fresh_cases,
     check_function,
     compare_float,
     describe,
+    drawn_cases,
+    needs_function,
+    value_of_case,
 )
-from cnncourse.exercises.registry import chapter_value, exercise
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "keras_vs_pytorch"
 
-NUM_CLASSES = 10  # kvp-ex2: Fashion-MNIST's ten classes
-BETA_2, STEP = 0.999, 1  # kvp-ex3: Adam's default beta_2, the first step
-TORCH_ADAM_EPS = 1e-8  # torch.optim.Adam's default eps, a typical wrong answer
-# kvp-ex4: (height, width, channels) of the feature maps before Flatten, and classes.
+KERAS_ADAM_EPS, TORCH_ADAM_EPS = 1e-7, 1e-8  # the two Adam defaults the chapter reads
+BETA_1, BETA_2 = 0.9, 0.999  # Adam's default betas, the same in both
+# kvp-adam-epsilon: (lr, eps, grad) of PyTorch Adam's first step, Keras' epsilon and a
+# gradient as small as it.
+STEP_CASE = (1e-3, KERAS_ADAM_EPS, 1e-7)
+NUM_CLASSES = 10  # kvp-double-softmax-floor: Fashion-MNIST's ten classes
+EPS_CASE = (KERAS_ADAM_EPS, BETA_2, 1)  # kvp-keras-epsilon-step1: Keras' defaults, step 1
+# kvp-flatten-order: (height, width, channels) of the feature maps before Flatten, and classes.
 FLATTEN_CASES = ((7, 7, 16, 10), (2, 3, 4, 5))
 
 
-def keras_adam_epsilon() -> float:
-    """The default ``epsilon`` of ``keras.optimizers.Adam``, read from Keras itself."""
-    import inspect
+def first_adam_step(lr: float, eps: float, grad: float) -> float:
+    """The change of a parameter at ``torch.optim.Adam``'s first step: ``-lr g / (|g| + eps)``.
 
-    from cnncourse._frameworks import import_keras
-
-    keras = import_keras()
-    return float(inspect.signature(keras.optimizers.Adam).parameters["epsilon"].default)
+    At step 1 the bias-corrected moments are ``g`` and ``g**2`` whatever the betas.
+    """
+    return -lr * grad / (abs(grad) + eps)
 
 
 def double_softmax_floor(num_classes: int) -> float:
@@ -43,6 +51,13 @@ def double_softmax_floor(num_classes: int) -> float:
     softmax of that is ``e / (e + K - 1)`` for the true class.
     """
     return math.log(1 + (num_classes - 1) / math.e)
+
+
+def matching_torch_eps(epsilon: float, beta_2: float, step: int) -> float:
+    """PyTorch's ``eps`` that takes Keras' Adam step ``step`` (``interop`` computes it)."""
+    from cnncourse.interop import torch_eps_matching_keras
+
+    return torch_eps_matching_keras(epsilon, beta_2, step)
 
 
 def keras_dense_to_torch_reference(kernel, height: int, width: int, channels: int):
@@ -55,27 +70,68 @@ def keras_dense_to_torch_reference(kernel, height: int, width: int, channels: in
     return kernel.reshape(height, width, channels, out).transpose(3, 2, 0, 1).reshape(out, -1)
 
 
-@exercise("kvp-adam-epsilon", chapter=CHAPTER, points=1)
+def _first_step_mistakes(lr: float, eps: float, grad: float) -> list[tuple[float, str]]:
+    """Values typical mistakes give for ``first_adam_step(lr, eps, grad)``, with hints."""
+    size = abs(grad)
+    return [
+        (
+            -first_adam_step(lr, eps, grad),
+            "the parameter moves against the gradient: a positive gradient lowers it.",
+        ),
+        (
+            -lr * math.copysign(1.0, grad),
+            "that leaves epsilon out; it is added to the root of the second moment.",
+        ),
+        (
+            -lr * (1 - BETA_1) * grad / (math.sqrt(1 - BETA_2) * size + eps),
+            "Adam divides both moments by 1 - beta**t first (bias correction): at step 1 "
+            "they become g and g**2.",
+        ),
+        (
+            -lr * grad / (size + eps / math.sqrt(1 - BETA_2)),
+            "that is Keras' placement of epsilon (before the bias correction); "
+            "torch.optim.Adam adds it after.",
+        ),
+        (
+            -lr * grad / math.sqrt(grad**2 + eps),
+            "epsilon is added to the square root, not inside it.",
+        ),
+    ]
+
+
+@exercise("kvp-adam-epsilon", name="first_adam_step", chapter=CHAPTER, points=1)
 def _adam_epsilon(answer) -> str | None:
-    got = as_float(answer, "an epsilon")
-    return compare_float(
+    value = value_of_case(answer, STEP_CASE, "first_adam_step")
+    got = as_float(value, "the change of the parameter")
+    verdict = compare_float(
         got,
-        keras_adam_epsilon(),
-        rtol=1e-6,
+        first_adam_step(*STEP_CASE),
+        rtol=1e-5,
         atol=0.0,
-        known_mistakes=[
-            (TORCH_ADAM_EPS, "that is PyTorch's own default; the question asks for Keras'."),
-            (1e-3, "that is Keras' BatchNormalization epsilon, not Adam's."),
-            (1e-5, "that is PyTorch's BatchNorm epsilon, not an Adam default."),
-        ],
+        known_mistakes=_first_step_mistakes(*STEP_CASE),
     )
+    return needs_function(answer, verdict, "first_adam_step(lr, eps, grad)")
 
 
-@exercise("kvp-double-softmax-floor", chapter=CHAPTER, points=1)
+@grading("kvp-adam-epsilon")
+def _adam_epsilon_graded(answer) -> str | None:
+    """Learning rates, epsilons and gradients of either sign drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[float, float, float]:
+        lr, eps = 10 ** rng.uniform(-4, -1), 10 ** rng.uniform(-9, -5)
+        return lr, eps, rng.choice((-1, 1)) * eps * 10 ** rng.uniform(-2, 2)
+
+    cases = drawn_cases(draw, first_adam_step, 5)
+    cases.append(((1e-3, 1e-8, 0.0), 0.0))  # no gradient, no step
+    return check_fresh_cases(answer, cases, "first_adam_step", rtol=1e-5, atol=1e-15)
+
+
+@exercise("kvp-double-softmax-floor", name="double_softmax_floor", chapter=CHAPTER, points=1)
 def _double_softmax_floor(answer) -> str | None:
-    got = as_float(answer, "a loss value")
+    value = value_of_case(answer, (NUM_CLASSES,), "double_softmax_floor")
+    got = as_float(value, "a loss value")
     expected = double_softmax_floor(NUM_CLASSES)
-    return compare_float(
+    verdict = compare_float(
         got,
         expected,
         rtol=1e-3,
@@ -93,34 +149,64 @@ def _double_softmax_floor(answer) -> str | None:
                 expected / math.log(10),
                 "use the natural logarithm, as the cross-entropy loss does.",
             ),
+            (
+                math.log(1 + NUM_CLASSES / math.e),
+                "the true class gets e**1; only the other K - 1 classes get e**0 = 1.",
+            ),
         ],
     )
+    return needs_function(answer, verdict, "double_softmax_floor(num_classes)")
 
 
-@exercise("kvp-keras-epsilon-step1", chapter=CHAPTER, points=1)
+@grading("kvp-double-softmax-floor")
+def _double_softmax_floor_graded(answer) -> str | None:
+    """Class counts drawn at grading time, and the two classes of a binary problem."""
+
+    def draw(rng: random.Random) -> tuple[int]:
+        return (rng.randint(3, 1000),)
+
+    cases = drawn_cases(draw, double_softmax_floor, 5)
+    cases.append(((2,), double_softmax_floor(2)))
+    return check_fresh_cases(answer, cases, "double_softmax_floor", rtol=1e-5, atol=1e-9)
+
+
+@exercise("kvp-keras-epsilon-step1", name="matching_torch_eps", chapter=CHAPTER, points=1)
 def _keras_epsilon_step1(answer) -> str | None:
-    from cnncourse.interop import torch_eps_matching_keras
-
-    got = as_float(answer, "an eps for PyTorch")
-    keras_eps = keras_adam_epsilon()
-    expected = torch_eps_matching_keras(keras_eps, BETA_2, STEP)
-    return compare_float(
+    value = value_of_case(answer, EPS_CASE, "matching_torch_eps")
+    got = as_float(value, "an eps for PyTorch")
+    keras_eps, beta_2, step = EPS_CASE
+    correction = 1 - beta_2**step
+    verdict = compare_float(
         got,
-        expected,
+        matching_torch_eps(*EPS_CASE),
         rtol=1e-3,
         atol=0.0,
         known_mistakes=[
             (keras_eps, "equal values match only after many steps, when 1 - beta_2**t is ~1."),
             (
-                keras_eps * math.sqrt(1 - BETA_2**STEP),
+                keras_eps * math.sqrt(correction),
                 "the factor goes the other way: Keras' epsilon is bigger in PyTorch's terms.",
             ),
             (
-                keras_eps / (1 - BETA_2**STEP),
+                keras_eps / correction,
                 "the bias correction of the second moment enters through its square root.",
             ),
         ],
     )
+    return needs_function(answer, verdict, "matching_torch_eps(epsilon, beta_2, step)")
+
+
+@grading("kvp-keras-epsilon-step1")
+def _keras_epsilon_step1_graded(answer) -> str | None:
+    """Epsilons, beta_2 values and steps (early and late) drawn at grading time."""
+
+    def draw(rng: random.Random) -> tuple[float, float, int]:
+        epsilon, beta_2 = 10 ** rng.uniform(-9, -5), rng.uniform(0.9, 0.9999)
+        return epsilon, beta_2, rng.choice((rng.randint(1, 20), rng.randint(21, 5000)))
+
+    cases = drawn_cases(draw, matching_torch_eps, 5)
+    cases.append(((1e-7, 0.99, 1), matching_torch_eps(1e-7, 0.99, 1)))  # the first step
+    return check_fresh_cases(answer, cases, "matching_torch_eps", rtol=1e-5, atol=0.0)
 
 
 @exercise("kvp-flatten-order", name="keras_dense_to_torch", chapter=CHAPTER, points=2)
@@ -189,3 +275,69 @@ def _read_softmax_cost(answer) -> str | None:
             (twice, "that is the accuracy itself; subtract it from the reference run's."),
         ],
     )
+
+
+# kvp-softmax-trained (experiment): the chapter's trained `torch_model` on its `probe`
+# images, with one change: a softmax after the model, before CrossEntropyLoss.
+def trained_losses(model, images, labels) -> dict[str, float]:
+    """Mean cross-entropy of ``model`` on ``images`` (N, H, W, C): on its logits, on their
+    softmax (softmax twice), and on the softmax of the softmax (three times)."""
+    import copy
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    copied = copy.deepcopy(model).cpu().eval()
+    batch = torch.from_numpy(np.asarray(images, dtype="float32")).permute(0, 3, 1, 2)
+    target = torch.from_numpy(np.asarray(labels)).long()
+    with torch.no_grad():
+        logits = copied(batch)  # (N, K)
+        once = logits.softmax(dim=1)
+        return {
+            "logits": F.cross_entropy(logits, target).item(),
+            "twice": F.cross_entropy(once, target).item(),
+            "three times": F.cross_entropy(once.softmax(dim=1), target).item(),
+        }
+
+
+def _softmax_trained_verdict(answer, *, hints: bool) -> str | None:
+    got = as_float(answer, "a mean loss")
+    model = chapter_value("torch_model")
+    losses = trained_losses(model, chapter_value("probe"), chapter_value("probe_labels"))
+    floor = double_softmax_floor(NUM_CLASSES)
+    mistakes = [
+        (
+            losses["logits"],
+            "that is the loss on the logits; put a softmax between the model and the loss.",
+        ),
+        (
+            losses["three times"],
+            "one softmax after the model is enough: the loss applies the second itself.",
+        ),
+        (floor, "that is the floor any output can reach; measure the trained model."),
+    ]
+    return compare_float(
+        got,
+        losses["twice"],
+        rtol=0.0,
+        atol=2e-3,  # the same forward pass, on another device at most: float rounding
+        known_mistakes=mistakes if hints else (),
+    )
+
+
+@exercise(
+    "kvp-softmax-trained",
+    name="softmax_twice_loss",
+    chapter=CHAPTER,
+    points=2,
+    uses=("torch_model", "probe", "probe_labels"),
+)
+def _softmax_trained(answer) -> str | None:
+    return _softmax_trained_verdict(answer, hints=True)
+
+
+@grading("kvp-softmax-trained")
+def _softmax_trained_graded(answer) -> str | None:
+    """The same measurement, without the hint values."""
+    return _softmax_trained_verdict(answer, hints=False)

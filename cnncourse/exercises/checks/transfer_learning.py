@@ -7,12 +7,18 @@ follow the chapter if it changes.
 
 from __future__ import annotations
 
+import random
+
 from cnncourse.exercises.answers import (
     NotAttempted,
     as_callable,
     as_int,
+    check_fresh_cases,
     compare_int,
     describe,
+    drawn_cases,
+    needs_function,
+    value_of_case,
 )
 from cnncourse.exercises.registry import exercise, grading
 
@@ -35,22 +41,41 @@ def head_sizes() -> tuple[int, int]:
 
     model = build_model(ARCH, num_classes=OLD_CLASSES, widths=WIDTHS)
     features = split_model(model).num_features
-    return features, features * NEW_CLASSES + NEW_CLASSES
+    return features, head_params(features, NEW_CLASSES)
 
 
-@exercise("transfer-head-params", chapter=CHAPTER, points=1)
+def head_params(features: int, classes: int) -> int:
+    """Trainable parameters of a dropout + linear head: a weight per feature and class,
+    a bias per class."""
+    return features * classes + classes
+
+
+@exercise("transfer-head-params", name="head_params", chapter=CHAPTER, points=1)
 def _head_params(answer) -> str | None:
-    got = as_int(answer, "a number of parameters")
-    features, expected = head_sizes()
-    return compare_int(
+    features, _ = head_sizes()
+    got = as_int(value_of_case(answer, (features, NEW_CLASSES), "head_params"), "a count")
+    verdict = compare_int(
         got,
-        expected,
+        head_params(features, NEW_CLASSES),
         known_mistakes={
             features * NEW_CLASSES: "that counts the weights only: each output also has a bias.",
-            features * 5 + 5: "the digits are ten classes.",
+            head_params(features, NEW_CLASSES // 2): "the digits are ten classes.",
             features: "each of the ten outputs has its own weight for every feature.",
         },
     )
+    return needs_function(answer, verdict, "head_params(features, classes)")
+
+
+@grading("transfer-head-params")
+def _head_params_graded(answer) -> str | None:
+    """Feature and class counts drawn at grading time, and a single-output head."""
+
+    def draw(rng: random.Random) -> tuple[int, int]:
+        return rng.randint(1, 4096), rng.randint(2, 1000)
+
+    cases = drawn_cases(draw, head_params, 5)
+    cases.append(((512, 1), head_params(512, 1)))
+    return check_fresh_cases(answer, cases, "head_params", rtol=0, atol=1e-9)
 
 
 def _running_means_hint(func, bases) -> str | None:
