@@ -346,3 +346,53 @@ def test_bce_with_logits_oracle_passes_and_mistakes_get_hints():
     ex = get_exercise("eval-bce-logits")
     assert evaluate(ex, lambda: oracle)["status"] == "pass"
     assert evaluate(ex, lambda: naive)["status"] == "fail"
+
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"]
+FASHION += ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def predictions(seed: int) -> dict:
+    """A chapter state: test labels and predictions that confuse tops with tops and dresses."""
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 10, 2000)
+    y_pred = y_true.copy()
+    tops = np.array([0, 2, 4, 6])
+    confused = rng.random(2000) < 0.25
+    y_pred[confused] = rng.choice([*tops, 3], confused.sum())  # a top or a dress
+    wrong = rng.random(2000) < 0.05
+    y_pred[wrong] = rng.integers(0, 10, wrong.sum())
+    return {"y_true": y_true, "y_pred": y_pred, "CLASS_NAMES": FASHION}
+
+
+def test_merge_tops_is_the_block_summed_confusion_matrix_and_mistakes_get_hints():
+    from cnncourse.exercises.registry import chapter_variables, evaluate, get_exercise
+
+    state = predictions(0)
+    y_true, y_pred = state["y_true"], state["y_pred"]
+    # oracle: scikit-learn's confusion matrix, the 4 x 4 block of the tops counted as right
+    cm = skm.confusion_matrix(y_true, y_pred, labels=np.arange(10))
+    tops = [FASHION.index(c) for c in ev.TOPS]
+    right = np.trace(cm) + cm[np.ix_(tops, tops)].sum() - cm[tops, tops].sum()
+    oracle = right / cm.sum()
+    ten_classes = skm.accuracy_score(y_true, y_pred)
+    assert oracle > ten_classes + 0.05  # the state confuses tops: the merge matters
+    ex = get_exercise("eval-merge-tops")
+    with chapter_variables(state):
+        assert check("eval-merge-tops", oracle).passed
+        assert check("eval-merge-tops", round(oracle, 3)).passed  # as printed
+        assert "ten classes" in check("eval-merge-tops", ten_classes).message
+        only_pred = np.mean(np.where(np.isin(y_pred, tops), 0, y_pred) == y_true)
+        assert "true labels" in check("eval-merge-tops", only_pred).message
+        with_dress = skm.accuracy_score(
+            np.where(np.isin(y_true, [*tops, 3]), 0, y_true),
+            np.where(np.isin(y_pred, [*tops, 3]), 0, y_pred),
+        )
+        assert "dress" in check("eval-merge-tops", with_dress).message
+        assert "error rate" in check("eval-merge-tops", 1 - oracle).message
+        assert check("eval-merge-tops", None).status == "not attempted"
+        assert check("eval-merge-tops", "0.9").status == "fail"
+    assert evaluate(ex, lambda: oracle, lambda: state)["points"] == 2
+    assert evaluate(ex, lambda: ten_classes, lambda: state)["points"] == 0
+    # a number right for another run of the chapter scores zero on this one
+    assert evaluate(ex, lambda: oracle, lambda: predictions(1))["points"] == 0

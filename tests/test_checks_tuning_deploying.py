@@ -48,6 +48,7 @@ def test_every_exercise_is_registered_for_this_chapter():
         "deploy-cosine-lr",
         "deploy-log-uniform",
         "deploy-submission",
+        "deploy-flip-experiment",
     }
 
 
@@ -187,3 +188,57 @@ def test_cosine_lr_oracle_is_torch_and_typical_mistakes_get_hints():
     assert check("deploy-cosine-lr", lambda s, t, lr: np.float64(cosine_lr(s, t, lr))).passed
     as_tensor = lambda s, t, lr: torch.tensor(cosine_lr(s, t, lr), dtype=torch.float64)  # noqa: E731
     assert check("deploy-cosine-lr", as_tensor).passed
+
+
+def half_image_templates(side: str, seed: int):
+    """A chapter state: a linear classifier that looks at one half of each image (so a
+    mirror image changes its answers) and a validation subset of the test images."""
+    from torch import nn
+
+    from cnncourse import data
+
+    test = data.load("fashion_mnist", "test")
+    fit_part, val_part = test.subset(3000, seed=seed).split(0.2, seed=seed)
+    images, labels = data.to_tensors(fit_part, "cpu")
+    x = images.float().flatten(1) / 255  # (N, 784)
+    means = torch.stack([x[labels == k].mean(0) for k in range(10)])  # (10, 784)
+    mask = torch.zeros(28, 28)
+    mask[:, :14] = 1.0
+    mask = (mask if side == "left" else mask.flip(-1)).flatten()
+    weights = means * mask
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    with torch.no_grad():  # nearest class mean on the visible half
+        model[1].weight.copy_(weights)
+        model[1].bias.copy_(-0.5 * (weights**2).sum(1))
+    return {"model": model.eval(), "val_part": val_part}
+
+
+def test_flip_experiment_recomputes_the_notebooks_model_and_mistakes_get_hints():
+    from cnncourse import data
+    from cnncourse.exercises.registry import chapter_variables, evaluate
+
+    state = half_image_templates("left", 0)
+    model, val_part = state["model"], state["val_part"]
+    images, labels = data.to_tensors(val_part, "cpu")
+    x = images.float() / 255
+    with torch.no_grad():  # oracle: average the two softmax vectors by hand
+        plain_probs, mirror_probs = model(x).softmax(1), model(x.flip(-1)).softmax(1)
+    oracle = ((plain_probs + mirror_probs).argmax(1) == labels).float().mean().item()
+    plain = (plain_probs.argmax(1) == labels).float().mean().item()
+    mirrored = (mirror_probs.argmax(1) == labels).float().mean().item()
+    step = 2 / len(val_part)  # the three settings are told apart by more than the tolerance
+    assert min(abs(oracle - plain), abs(oracle - mirrored), abs(plain - mirrored)) > step
+    ex = registry.get_exercise("deploy-flip-experiment")
+    with chapter_variables(state):
+        assert check("deploy-flip-experiment", oracle).passed
+        assert check("deploy-flip-experiment", round(oracle, 3)).passed  # as printed
+        assert "FlipAveraged" in check("deploy-flip-experiment", plain).message
+        assert "mirror images alone" in check("deploy-flip-experiment", mirrored).message
+        assert check("deploy-flip-experiment", None).status == "not attempted"
+    assert evaluate(ex, lambda: oracle, lambda: state)["points"] == 2
+    assert evaluate(ex, lambda: plain, lambda: state)["points"] == 0
+    # the number of another run of the chapter (another model) scores zero on this one
+    other = half_image_templates("right", 1)
+    with chapter_variables(other):
+        assert not check("deploy-flip-experiment", oracle).passed
+    assert evaluate(ex, lambda: oracle, lambda: other)["points"] == 0

@@ -23,7 +23,7 @@ from cnncourse.exercises.answers import (
     needs_function,
     value_of_case,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "evaluation"
 
@@ -677,3 +677,61 @@ def _bce_with_logits_graded(answer) -> str | None:
     import numpy as np
 
     return _judge_bce(answer, np.random.default_rng())
+
+
+# eval-merge-tops (experiment): the chapter's test predictions re-scored with the four
+# upper-body classes merged into one.
+TOPS = ("T-shirt/top", "Pullover", "Coat", "Shirt")
+
+
+def merged_accuracy(y_true, y_pred, class_names, merged=TOPS) -> float:
+    """Accuracy once every class named in ``merged`` counts as one class."""
+    import numpy as np
+
+    ids = [list(class_names).index(name) for name in merged]
+
+    def merge(labels):
+        labels = np.asarray(labels)
+        return np.where(np.isin(labels, ids), ids[0], labels)
+
+    return float(np.mean(merge(y_true) == merge(y_pred)))
+
+
+@exercise(
+    "eval-merge-tops",
+    name="eval_merged_accuracy",
+    chapter=CHAPTER,
+    points=2,
+    uses=("y_true", "y_pred", "CLASS_NAMES"),
+)
+def _merge_tops(answer) -> str | None:
+    import numpy as np
+
+    got = as_float(answer, "an accuracy between 0 and 1")
+    y_true, y_pred = np.asarray(chapter_value("y_true")), np.asarray(chapter_value("y_pred"))
+    names = chapter_value("CLASS_NAMES")
+    expected = merged_accuracy(y_true, y_pred, names)
+    ids = [list(names).index(name) for name in TOPS]
+    only_pred = float(np.mean(np.where(np.isin(y_pred, ids), ids[0], y_pred) == y_true))
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=5e-4,  # the same labels, relabelled: only rounding to 3 decimals differs
+        known_mistakes=[
+            (
+                float(np.mean(y_true == y_pred)),
+                "that is the accuracy of the ten classes; merge the four tops first.",
+            ),
+            (
+                only_pred,
+                "merge the true labels as well as the predictions: a shirt is then a top "
+                "on both sides.",
+            ),
+            (
+                merged_accuracy(y_true, y_pred, names, (*TOPS, "Dress")),
+                "merge the four upper-body classes only; the dress stays a class of its own.",
+            ),
+            (1 - expected, "that is the error rate; the exercise asks for the accuracy."),
+        ],
+    )

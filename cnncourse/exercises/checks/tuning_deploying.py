@@ -419,3 +419,65 @@ def _submission_graded(answer) -> str | None:
         if submission_problem(func, n, k, int(rng.integers(2**31))) is not None:
             return f"wrong for {n} images and {k} classes"
     return None
+
+
+# deploy-flip-experiment (experiment): the chapter's kept model with flip-averaged
+# predictions, measured on the chapter's validation set.
+def flip_accuracies(model, images) -> dict[str, float]:
+    """Validation accuracy of ``model`` as it is, flip-averaged, and on mirrored images only."""
+    import copy
+
+    from torch import nn
+
+    from cnncourse import models, train
+
+    class Mirrored(nn.Module):  # the model shown only the mirror image
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x.flip(-1))
+
+    plain = copy.deepcopy(model).cpu()
+    variants = {
+        "plain": plain,
+        "averaged": models.FlipAveraged(plain),
+        "mirrored": Mirrored(plain),
+    }
+    return {
+        name: float(train.evaluate(variant, images, device="cpu")["accuracy"])
+        for name, variant in variants.items()
+    }
+
+
+@exercise(
+    "deploy-flip-experiment",
+    name="flip_val_accuracy",
+    chapter=CHAPTER,
+    points=2,
+    uses=("model", "val_part"),
+)
+def _flip_experiment(answer) -> str | None:
+    from cnncourse.exercises.registry import chapter_value
+
+    got = as_float(answer, "an accuracy between 0 and 1")
+    images = chapter_value("val_part")
+    measured = flip_accuracies(chapter_value("model"), images)
+    return compare_float(
+        got,
+        measured["averaged"],
+        rtol=0.0,
+        atol=max(5e-4, 1.5 / len(images)),  # rounding to 3 decimals, or one image's verdict
+        known_mistakes=[
+            (
+                measured["plain"],
+                "that is the model without the flip; wrap it in models.FlipAveraged.",
+            ),
+            (
+                measured["mirrored"],
+                "that scores the mirror images alone; FlipAveraged averages the answers "
+                "for each photo and its mirror image.",
+            ),
+        ],
+    )
