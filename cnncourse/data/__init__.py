@@ -7,7 +7,7 @@ and the tools the data chapter measures pipelines with.
 """
 
 from cnncourse.data.augment import augment_samples, changed_mask
-from cnncourse.data.digits import upscaled_digits
+from cnncourse.data.digits import mnist_like_digits, upscaled_digits
 from cnncourse.data.fetch import (
     ChecksumError,
     DataFileRejectedWarning,
@@ -59,6 +59,7 @@ __all__ = [
     "load",
     "locate",
     "measure_throughput",
+    "mnist_like_digits",
     "read_cifar_binary",
     "read_idx",
     "read_labels_csv",

@@ -1,11 +1,11 @@
-"""Weights the course ships: a slim VGG pre-trained on all of Fashion-MNIST.
+"""Weights the course ships: slim VGGs pre-trained on clothes and on handwriting.
 
 :func:`load_pretrained` returns the PyTorch network with its trained weights
 (:func:`cnncourse.interop.torch_to_keras` copies them into the Keras twin). The file
 sits inside the package, so it
 works offline; its SHA-256 is checked before ``torch.load(weights_only=True)`` reads
-it, and a file whose bytes differ is refused. ``benchmarks/pretrain_fashion_base.py``
-produces the file, deterministically, on the CPU.
+it, and a file whose bytes differ is refused. ``benchmarks/pretrain_bases.py``
+produces each file, deterministically, on the CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cnncourse._errors import InputError
 __all__ = ["PRETRAINED", "PretrainedWeights", "WeightsChecksumError", "load_pretrained"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-_SCRIPT = "benchmarks/pretrain_fashion_base.py"
+_SCRIPT = "benchmarks/pretrain_bases.py --base"
 
 
 class WeightsChecksumError(ValueError, InputError):
@@ -55,6 +55,13 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         config={"num_classes": 10, "widths": (16, 32, 64)},
         trained_on="all 60,000 Fashion-MNIST training images, 10 classes",
     ),
+    "vgg_mnist_digits": PretrainedWeights(
+        file="vgg_mnist_digits.pt",
+        sha256="685e65381f6cfcf86b4e2862d1f4d655605ab5885bb9aa8ef849460d6687ac04",
+        model="vgg",
+        config={"num_classes": 10, "widths": (16, 32, 64)},
+        trained_on="5,000 MNIST digits on scikit-learn's 8 x 8 grid (data.mnist_like_digits)",
+    ),
 }
 
 
@@ -77,14 +84,14 @@ def load_pretrained(
     if not file.is_file():
         raise FileNotFoundError(
             f"the weights {name!r} are missing: expected a file at {file}. Reinstall "
-            f"cnncourse, or run {_SCRIPT} to write it."
+            f"cnncourse, or run {_SCRIPT} {name} to write it."
         )
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     if digest != spec.sha256:
         raise WeightsChecksumError(
             f"{file} is not the file of the weights {name!r}: its SHA-256 is {digest}, "
             f"expected {spec.sha256}. It is damaged or was replaced; reinstall cnncourse "
-            f"or delete it and run {_SCRIPT}."
+            f"or delete it and run {_SCRIPT} {name}."
         )
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)  # tensors only
