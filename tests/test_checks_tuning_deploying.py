@@ -242,3 +242,15 @@ def test_flip_experiment_recomputes_the_notebooks_model_and_mistakes_get_hints()
     with chapter_variables(other):
         assert not check("deploy-flip-experiment", oracle).passed
     assert evaluate(ex, lambda: oracle, lambda: other)["points"] == 0
+
+
+def test_flip_tolerance_never_lets_the_unflipped_model_pass_when_one_image_differs():
+    n = 600  # the flip changes a single verdict: plain is one image away
+    measured = {"averaged": 0.9, "plain": 0.9 - 1 / n, "mirrored": 0.8}
+    tolerance = chapter.flip_tolerance(measured, n)
+    assert tolerance < abs(measured["plain"] - measured["averaged"])
+    assert tolerance > 0
+    far = {"averaged": 0.9, "plain": 0.8, "mirrored": 0.7}  # rounding room stays
+    assert chapter.flip_tolerance(far, n) == 1.5 / n
+    same = {"averaged": 0.9, "plain": 0.9, "mirrored": 0.8}  # no change: plain is right
+    assert chapter.flip_tolerance(same, n) == 1.5 / n
