@@ -28,7 +28,8 @@ def parameter_count(model: Any, framework: str = "torch") -> int:
     """Every parameter of ``model``, trainable and frozen (``WrongType`` for another object).
 
     PyTorch: the sum over ``model.parameters()``. Keras: ``model.count_params()``, the
-    *Total params* of ``model.summary()`` (BatchNorm's moving statistics included).
+    trainable and non-trainable params of ``model.summary()`` (BatchNorm's moving
+    statistics included, the optimizer's variables not).
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework must be one of {FRAMEWORKS}, got {framework!r}.")
