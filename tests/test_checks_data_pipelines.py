@@ -15,20 +15,25 @@ def verdict(exercise_id, answer):
     return check(exercise_id, answer)
 
 
-def test_all_four_are_registered_for_the_chapter():
-    for exercise_id in (
-        "data-float-bytes",
-        "data-safe-digits",
-        "data-flip-each",
-        "data-dataset",
-        "data-csv-dataset",
-    ):
+IDS = [
+    "data-float-bytes",
+    "data-safe-digits",
+    "data-flip-each",
+    "data-dataset",
+    "data-csv-dataset",
+    "data-read-mirror-cost",
+    "data-rotate-experiment",
+]
+
+
+def test_all_are_registered_for_the_chapter():
+    for exercise_id in IDS:
         assert get_exercise(exercise_id).chapter == "data_pipelines"
+    assert get_exercise("data-read-mirror-cost").uses == ("flip_table",)
+    assert get_exercise("data-rotate-experiment").uses == ("flip_models", "test_set")
 
 
-@pytest.mark.parametrize(
-    "exercise_id", ["data-float-bytes", "data-safe-digits", "data-flip-each", "data-dataset"]
-)
+@pytest.mark.parametrize("exercise_id", [i for i in IDS if i != "data-csv-dataset"])
 def test_none_is_not_attempted(exercise_id):
     assert verdict(exercise_id, None).status == "not attempted"
 

@@ -24,6 +24,8 @@ keras = import_keras()
         "keras-loss-value",
         "keras-early-stopping",
         "keras-rescaling-model",
+        "keras-train-small",
+        "keras-skew-experiment",
     ],
 )
 def test_none_is_not_attempted(exercise_id):
@@ -236,3 +238,110 @@ def test_rescaling_model_solution_passes_and_mistakes_get_hints():
     functional = keras.Model(solution.inputs, solution.outputs)
     assert "Sequential" in check("keras-rescaling-model", functional).message
     assert "wrong type" in check("keras-rescaling-model", "model").message
+
+
+# ---- keras-train-small: a trained Keras model, measured on held-out test images ----------
+
+
+def _softmax_regression(epochs: int) -> keras.Model:
+    """Flatten + Dense(10) (7,850 parameters), fitted on 5,000 training images in [0, 1]."""
+    from cnncourse import data, runtime
+
+    sample = data.load("fashion_mnist", "train").subset(5000, seed=3)
+    runtime.seed_everything(0, keras=True)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    if epochs:
+        x = sample.images.astype("float32") / 255
+        model.fit(x, sample.labels, epochs=epochs, batch_size=128, verbose=0)
+    return model
+
+
+class _Subclassed(keras.Model):
+    """A model class defined in the notebook: Keras cannot load it back elsewhere."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten, self.dense = keras.layers.Flatten(), keras.layers.Dense(10)
+
+    def call(self, x):
+        return self.dense(self.flatten(x))
+
+
+def test_train_small_passes_a_trained_model_on_fresh_samples_and_fails_the_rest():
+    trained = _softmax_regression(3)
+    assert check("keras-train-small", trained).passed
+    graded = evaluate(get_exercise("keras-train-small"), lambda: trained)
+    assert graded["status"] == "pass" and graded["points"] == 3
+    untrained = check("keras-train-small", _softmax_regression(0))
+    assert untrained.status == "fail" and "held-out" in untrained.message
+    big = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32),
+            keras.layers.Dense(10),
+        ]
+    )
+    over = check("keras-train-small", big)
+    assert over.status == "fail" and "25,450 parameters" in over.message
+    assert "budget is 20,000" in over.message
+    five = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    )
+    assert "(N, 10)" in check("keras-train-small", five).message
+    unbuilt = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
+    assert "no weights" in check("keras-train-small", unbuilt).message
+    assert check("keras-train-small", 0.9).status == "fail"  # a claimed accuracy is no model
+    torch_model = pytest.importorskip("torch").nn.Linear(784, 10)
+    assert "Keras model" in check("keras-train-small", torch_model).message
+
+
+def test_train_small_raw_pixel_model_fails_on_scaled_images():
+    """A model that rescales inside gets images already in [0, 1]: it sees black ones."""
+    trained = _softmax_regression(3)
+    rescaling = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255), trained]
+    )
+    verdict = check("keras-train-small", rescaling)
+    assert verdict.status == "fail" and "scaling" in verdict.message
+
+
+def test_train_small_wants_a_model_that_can_be_read_back():
+    model = _Subclassed()
+    model(np.zeros((1, 28, 28, 1), "float32"))
+    verdict = check("keras-train-small", model)
+    assert verdict.status == "fail" and "functional" in verdict.message
+
+
+def test_train_small_through_the_grader_end_to_end(tmp_path):
+    """A notebook trains a Keras model with fit; the grader pickles it out of the kernel
+    and measures it in its own process on test images it draws."""
+    pytest.importorskip("nbclient")
+    from conftest import write_notebook
+
+    from cnncourse.exercises.grade import run_notebook
+
+    notebook = write_notebook(
+        tmp_path / "student.ipynb",
+        "import keras\n"
+        "from cnncourse import data\n"
+        "s = data.load('fashion_mnist', 'train').subset(5000, seed=3)\n"
+        "keras.utils.set_random_seed(0)\n"
+        "small_keras_model = keras.Sequential([keras.Input((28, 28, 1)),\n"
+        "    keras.layers.Flatten(), keras.layers.Dense(10)])\n"
+        "small_keras_model.compile(keras.optimizers.Adam(0.01),\n"
+        "    keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
+        "small_keras_model.fit(s.images / 255, s.labels, epochs=3, batch_size=128, verbose=0)\n"
+        "check('keras-train-small', small_keras_model)",
+        setup="import torchvision\nfrom cnncourse.exercises import check",
+    )
+    result = run_notebook(notebook, timeout=240, exercises=["keras-train-small"])
+    assert result.status == "ok", result.status
+    (record,) = result.verdicts
+    assert record["status"] == "pass" and record["points"] == 3, record

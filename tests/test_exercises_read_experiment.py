@@ -378,6 +378,52 @@ def test_keras_read_shirts_names_the_most_frequent_other_class():
     assert graded("keras-read-shirts", "Coat", {"predicted": predicted})["points"] == 0
 
 
+@pytest.mark.keras
+def test_keras_skew_experiment_counts_the_predictions_raw_pixels_change():
+    pytest.importorskip("keras")
+    from cnncourse._frameworks import import_keras
+
+    keras = import_keras()
+    test = data.load("fashion_mnist", "test").subset(1000, seed=0)
+
+    def tiny(seed: int):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Conv2D(4, 3, activation="relu"),
+                keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(10),
+            ]
+        )
+        rng = np.random.default_rng(seed)
+        for layer in (model.layers[0], model.layers[-1]):  # zero biases: nothing would change
+            layer.bias.assign(rng.normal(0, 0.3, layer.bias.shape).astype("float32"))
+        return model
+
+    def changed(model) -> tuple:  # predict() in batches of 256, uint8 in: Keras casts
+        raw = model.predict(test.images, batch_size=256, verbose=0).argmax(1)
+        scaled = model.predict(test.images / 255, batch_size=256, verbose=0).argmax(1)
+        return float((raw != scaled).mean()), raw, scaled
+
+    model = tiny(0)
+    state = {"pipeline_model": model, "test_set": test}
+    expected, raw, scaled = changed(model)
+    assert 0.01 < expected < 0.99  # a measurable effect
+    assert feedback("keras-skew-experiment", expected, state).passed
+    assert graded("keras-skew-experiment", expected, state)["points"] == 2
+    drop = float((scaled == test.labels).mean() - (raw == test.labels).mean())
+    if abs(drop - expected) > 0.002:
+        accuracy = feedback("keras-skew-experiment", drop, state)
+        assert accuracy.status == "fail" and "change in accuracy" in accuracy.message
+    count = feedback("keras-skew-experiment", expected * len(test), state)
+    assert count.status == "fail" and "count" in count.message
+    other = {"pipeline_model": tiny(1), "test_set": test}
+    assert abs(changed(other["pipeline_model"])[0] - expected) > 0.002
+    assert graded("keras-skew-experiment", expected, other)["points"] == 0
+
+
 def test_kvp_read_softmax_cost_subtracts_the_two_pytorch_rows():
     index = pd.MultiIndex.from_tuples(
         [
@@ -421,3 +467,74 @@ def test_conv_blur_twice_recomputes_the_roughness_with_torch():
     assert single.status == "fail" and "once" in single.message
     other = dict(state, photo=np.random.default_rng(1).random((40, 40)) ** 2)
     assert graded("conv-blur-twice", rough(twice), other)["points"] == 0
+
+
+# -- data_pipelines --------------------------------------------------------------------------
+
+
+def _flip_table(values: dict) -> pd.DataFrame:
+    """The chapter's table: rows the two trainings, columns (classes, view)."""
+    table = pd.Series(values).unstack([1, 2])
+    table = table[["footwear", "all classes"]]
+    table.index.name = "trained with"
+    return table
+
+
+def _flip_values(no_flips_mirrored_all: float) -> dict:
+    values = {}
+    for training, shift in (("no flips", 0.0), ("random mirroring", 0.01)):
+        for classes, base in (("footwear", 0.91), ("all classes", 0.80)):
+            values[(training, classes, "as they are")] = base - shift
+            values[(training, classes, "mirrored")] = base - 0.05 if shift else base - 0.6
+            values[(training, classes, "upside down")] = base - 0.45
+    values[("no flips", "all classes", "mirrored")] = no_flips_mirrored_all
+    return values
+
+
+def test_data_read_mirror_cost_reads_the_no_flips_row_all_classes():
+    state = {"flip_table": _flip_table(_flip_values(0.561))}
+    cost = 0.80 - 0.561
+    assert feedback("data-read-mirror-cost", cost, state).passed
+    assert graded("data-read-mirror-cost", round(cost, 3), state)["points"] == 1
+    sign = feedback("data-read-mirror-cost", -cost, state)
+    assert sign.status == "fail" and "sign" in sign.message
+    shoes = feedback("data-read-mirror-cost", 0.6, state)
+    assert shoes.status == "fail" and "footwear" in shoes.message
+    mirroring = feedback("data-read-mirror-cost", 0.04, state)
+    assert mirroring.status == "fail" and "random mirroring" in mirroring.message
+    upside = feedback("data-read-mirror-cost", 0.45, state)
+    assert upside.status == "fail" and "upside-down" in upside.message
+    other = {"flip_table": _flip_table(_flip_values(0.62))}
+    assert graded("data-read-mirror-cost", cost, other)["points"] == 0
+
+
+def _rotated_oracle(model, test) -> float:
+    """Rotate with torch.rot90 (another way than the check's two flips)."""
+    images = torch.from_numpy(test.images).permute(0, 3, 1, 2)
+    rotated = torch.rot90(images, 2, dims=(2, 3)).float() / 255
+    with torch.no_grad():
+        predicted = model.eval()(rotated).argmax(1).numpy()
+    return float((predicted == test.labels).mean())
+
+
+def test_data_rotate_experiment_measures_the_no_flips_model_on_rotated_photos():
+    test = data.load("fashion_mnist", "test").subset(1000, seed=0)
+    models = {"no flips": _small_cnn(0), "random mirroring": _small_cnn(1)}
+    state = {"flip_models": models, "test_set": test}
+    expected = _rotated_oracle(models["no flips"], test)
+    assert feedback("data-rotate-experiment", expected, state).passed
+    assert graded("data-rotate-experiment", expected, state)["points"] == 2
+    other_model = _rotated_oracle(models["random mirroring"], test)
+    assert abs(other_model - expected) > 0.002
+    wrong_model = feedback("data-rotate-experiment", other_model, state)
+    assert wrong_model.status == "fail" and "without flips" in wrong_model.message
+    mirrored = data.ImageSet(
+        np.ascontiguousarray(test.images[:, ::-1]), test.labels, test.class_names
+    )  # upside down: rotated by 180 degrees it is the mirrored view
+    mirror_only = _rotated_oracle(models["no flips"], mirrored)
+    if abs(mirror_only - expected) > 0.002:
+        one_axis = feedback("data-rotate-experiment", mirror_only, state)
+        assert one_axis.status == "fail" and "left to right only" in one_axis.message
+    swapped = {"no flips": models["random mirroring"], "random mirroring": models["no flips"]}
+    swapped = {"flip_models": swapped, "test_set": test}
+    assert graded("data-rotate-experiment", expected, swapped)["points"] == 0

@@ -24,7 +24,7 @@ from cnncourse.exercises.answers import (
     needs_function,
     value_of_case,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "data_pipelines"
 
@@ -344,3 +344,97 @@ def _csv_dataset(answer) -> str | None:
         return _bad_row_hint(
             answer, root, ids, labels, missing, CSV_CLASSES[0], "a missing file"
         ) or _bad_row_hint(answer, root, ids, labels, ids[0], "zebra", "an unknown label")
+
+
+# data-read-mirror-cost (read): the chapter's `flip_table`, the model trained without flips,
+# all classes: accuracy on the photos as they are minus accuracy on the mirrored photos.
+# data-rotate-experiment (experiment): the chapter's `flip_models["no flips"]` on the 10,000
+# photos of `test_set` rotated by 180 degrees (a view the table lacks), all classes.
+NO_FLIPS, MIRRORING = "no flips", "random mirroring"
+ALL, FOOTWEAR = "all classes", "footwear"
+AS_THEY_ARE, MIRRORED, UPSIDE_DOWN = "as they are", "mirrored", "upside down"
+FOOTWEAR_CLASSES = ("Sandal", "Sneaker", "Ankle boot")
+
+
+@exercise(
+    "data-read-mirror-cost",
+    name="mirror_cost_all_classes",
+    chapter=CHAPTER,
+    points=1,
+    uses=("flip_table",),
+)
+def _read_mirror_cost(answer) -> str | None:
+    got = answers.as_float(answer, "a difference of two accuracies")
+    table = chapter_value("flip_table")
+
+    def cost(row: str, classes: str, view: str = MIRRORED) -> float:
+        return float(table.loc[row, (classes, AS_THEY_ARE)] - table.loc[row, (classes, view)])
+
+    expected = cost(NO_FLIPS, ALL)
+    return answers.compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=2e-3,  # the table shows three decimals
+        known_mistakes=[
+            (-expected, "check the sign: as they are minus mirrored."),
+            (100 * expected, "give it as a fraction, not percentage points."),
+            (cost(NO_FLIPS, FOOTWEAR), "that is the footwear column; read all classes."),
+            (cost(MIRRORING, ALL), "that is the model trained with random mirroring."),
+            (cost(NO_FLIPS, ALL, UPSIDE_DOWN), "that is the upside-down column; read mirrored."),
+        ],
+    )
+
+
+def rotated_accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of a copy of the PyTorch ``model`` (eval mode, CPU) on uint8 ``images``
+    (N, H, W, C) rotated by 180 degrees (flipped top to bottom and left to right)."""
+    import copy
+
+    import torch
+
+    copied = copy.deepcopy(model).cpu().eval()
+    pixels = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    pixels = pixels.flip(dims=[-2, -1])
+    with torch.no_grad():
+        predicted = torch.cat(
+            [
+                copied(pixels[i : i + 1000].float() / 255).argmax(dim=1)
+                for i in range(0, len(pixels), 1000)
+            ]
+        )
+    return float((predicted.numpy() == np.asarray(labels)).mean())
+
+
+@exercise(
+    "data-rotate-experiment",
+    name="rotated_accuracy_no_flips",
+    chapter=CHAPTER,
+    points=2,
+    uses=("flip_models", "test_set"),
+)
+def _rotate_experiment(answer) -> str | None:
+    got = answers.as_float(answer, "an accuracy between 0 and 1")
+    models, test = chapter_value("flip_models"), chapter_value("test_set")
+    expected = rotated_accuracy(models[NO_FLIPS], test.images, test.labels)
+    # an image flipped about one axis and then rotated by 180 degrees is flipped about the other
+    mirrored = rotated_accuracy(models[NO_FLIPS], test.images[:, ::-1], test.labels)
+    upside_down = rotated_accuracy(models[NO_FLIPS], test.images[:, :, ::-1], test.labels)
+    shoes = np.isin(test.labels, [list(test.class_names).index(n) for n in FOOTWEAR_CLASSES])
+    footwear = rotated_accuracy(models[NO_FLIPS], test.images[shoes], test.labels[shoes])
+    return answers.compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=2e-3,
+        known_mistakes=[
+            (mirrored, "that flips left to right only; rotate by 180 degrees (both axes)."),
+            (upside_down, "that flips top to bottom only; rotate by 180 degrees (both axes)."),
+            (
+                rotated_accuracy(models[MIRRORING], test.images, test.labels),
+                "that is the model trained with random mirroring; measure the one without flips.",
+            ),
+            (footwear, "that is footwear only; measure all classes."),
+            (100 * expected, "give it as a fraction, not a percentage."),
+        ],
+    )

@@ -386,3 +386,115 @@ def _read_shirts(answer) -> str | None:
     if chosen == SHIRT.lower():
         return "leave out the shirts predicted correctly: which OTHER class do they get?"
     return "count the predictions of the images whose true class is Shirt, by class."
+
+
+# keras-train-small (train): a Keras model of the student's own design, trained with fit
+# within a parameter budget, measured on Fashion-MNIST test images (N, 28, 28, 1) in [0, 1].
+SMALL_MAX_PARAMS, SMALL_THRESHOLD = 20_000, 0.75
+
+
+@exercise("keras-train-small", name="small_keras_model", chapter=CHAPTER, points=3, seconds=180)
+def _train_small(answer) -> str | None:
+    from cnncourse.exercises.checks._training import check_trained
+
+    return _readable_back(answer) or check_trained(
+        answer,
+        max_params=SMALL_MAX_PARAMS,
+        threshold=SMALL_THRESHOLD,
+        size=1000,
+        seed=0,
+        framework="keras",
+    )
+
+
+@grading("keras-train-small")
+def _train_small_graded(answer) -> str | None:
+    """2,000 test images drawn at grading time."""
+    from cnncourse.exercises.checks._training import check_trained
+
+    return check_trained(
+        answer,
+        max_params=SMALL_MAX_PARAMS,
+        threshold=SMALL_THRESHOLD,
+        size=2000,
+        seed=None,
+        framework="keras",
+    )
+
+
+def _readable_back(model) -> str | None:
+    """A hint when the model cannot be saved and read back, as the notebook's answers are
+    after it has run: a subclass of ``keras.Model`` defined in the notebook cannot."""
+    import pickle
+    import warnings
+
+    import cloudpickle
+
+    from cnncourse.exercises.checks._training import parameter_count
+
+    parameter_count(model, "keras")  # WrongType unless a Keras model
+    try:
+        with warnings.catch_warnings():  # the optimizer's state is not what is checked
+            warnings.simplefilter("ignore")
+            pickle.loads(cloudpickle.dumps(model))
+    except Exception as err:  # Keras raises TypeError, ValueError, ... by layer
+        return (
+            "the model cannot be saved and loaded back "
+            f"({type(err).__name__}): build it with keras.Sequential or the functional "
+            "API from Keras' own layers, not a subclass of keras.Model."
+        )
+    return None
+
+
+# keras-skew-experiment (experiment): the chapter's `pipeline_model`, trained on scaled
+# pixels, given the raw pixels 0..255 of `test_set` as a server that forgets to scale
+# would; the fraction of the 10,000 test predictions whose class changes.
+
+
+def predicted_classes(model, images):
+    """Arg-max classes of a Keras ``model`` on ``images`` (N, H, W, C), in chunks of 1,000."""
+    import numpy as np
+
+    from cnncourse._frameworks import import_keras
+
+    keras = import_keras()
+    chunks = [images[i : i + 1000] for i in range(0, len(images), 1000)]
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model(c.astype("float32"), training=False)).argmax(1)
+            for c in chunks
+        ]
+    )
+
+
+@exercise(
+    "keras-skew-experiment",
+    name="skew_changed_fraction",
+    chapter=CHAPTER,
+    points=2,
+    uses=("pipeline_model", "test_set"),
+)
+def _skew_experiment(answer) -> str | None:
+    got = as_float(answer, "a fraction between 0 and 1")
+    model, test = chapter_value("pipeline_model"), chapter_value("test_set")
+    raw = predicted_classes(model, test.images)
+    scaled = predicted_classes(model, test.images / 255.0)
+    expected = float((raw != scaled).mean())
+    accuracy_change = float((scaled == test.labels).mean() - (raw == test.labels).mean())
+    return compare_float(
+        got,
+        expected,
+        rtol=0.0,
+        atol=2e-3,
+        known_mistakes=[
+            (
+                accuracy_change,
+                "that is the change in accuracy; count the images whose predicted class "
+                "changes, right or wrong.",
+            ),
+            (-accuracy_change, "that is the change in accuracy; count the changed predictions."),
+            (1 - expected, "that is the fraction of predictions that stay the same."),
+            (100 * expected, "give it as a fraction, not a percentage."),
+            (expected * len(raw), "give it as a fraction of the test images, not a count."),
+        ],
+    )
