@@ -63,18 +63,22 @@ def _test_sample(size: int, seed: int | None):
     return test.subset(size, seed=secrets.randbelow(2**31) if seed is None else seed)
 
 
-def _outputs(model: Any, images, framework: str):
-    """The model's outputs ``(N, K)`` as NumPy, for uint8 images ``(N, 28, 28, 1)``."""
+def model_outputs(model: Any, images, framework: str = "torch", divide_by: float = 255.0):
+    """``model``'s outputs ``(N, K)`` as NumPy for images ``(N, H, W, C)`` divided by
+    ``divide_by``, in inference mode on a CPU copy, a chunk at a time."""
     import numpy as np
 
-    chunks = [images[i : i + _CHUNK] for i in range(0, len(images), _CHUNK)]
+    images = np.asarray(images)
+    chunks = [np.ascontiguousarray(images[i : i + _CHUNK]) for i in range(0, len(images), _CHUNK)]
     if framework == "keras":
         from cnncourse._frameworks import import_keras
 
         keras = import_keras()
         return np.concatenate(
             [
-                keras.ops.convert_to_numpy(model(chunk.astype("float32") / 255, training=False))
+                keras.ops.convert_to_numpy(
+                    model(chunk.astype("float32") / divide_by, training=False)
+                )
                 for chunk in chunks
             ]
         )
@@ -86,10 +90,15 @@ def _outputs(model: Any, images, framework: str):
     with torch.no_grad():
         return np.concatenate(
             [
-                copied(torch.from_numpy(chunk).permute(0, 3, 1, 2).float() / 255).numpy()
+                copied(torch.from_numpy(chunk).permute(0, 3, 1, 2).float() / divide_by).numpy()
                 for chunk in chunks
             ]
         )
+
+
+def predicted_classes(model: Any, images, framework: str = "torch", divide_by: float = 255.0):
+    """Arg-max classes of ``model`` on images ``(N, H, W, C)`` (see :func:`model_outputs`)."""
+    return model_outputs(model, images, framework, divide_by).argmax(axis=1)
 
 
 def held_out_accuracy(model: Any, size: int, seed: int | None, framework: str = "torch") -> float:
@@ -99,8 +108,7 @@ def held_out_accuracy(model: Any, size: int, seed: int | None, framework: str = 
     PyTorch, ``(N, 28, 28, 1)`` for Keras; ``seed=None`` draws a fresh sample.
     """
     sample = _test_sample(size, seed)
-    outputs = _outputs(model, sample.images, framework)
-    return float((outputs.argmax(axis=1) == sample.labels).mean())
+    return float((predicted_classes(model, sample.images, framework) == sample.labels).mean())
 
 
 def check_trained(
@@ -121,7 +129,7 @@ def check_trained(
     if framework == "keras":
         probe = _test_sample(2, 0).images
         try:
-            shape = _outputs(model, probe, framework).shape
+            shape = model_outputs(model, probe, framework).shape
         except Exception as err:  # a student's model may fail in many ways
             return f"the model cannot take a batch of shape (2, 28, 28, 1): {err}"
         if shape != (2, CLASSES):

@@ -24,6 +24,7 @@ from cnncourse.exercises.answers import (
     needs_function,
     value_of_case,
 )
+from cnncourse.exercises.checks._training import predicted_classes
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "data_pipelines"
@@ -387,23 +388,10 @@ def _read_mirror_cost(answer) -> str | None:
 
 
 def rotated_accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy of a copy of the PyTorch ``model`` (eval mode, CPU) on uint8 ``images``
-    (N, H, W, C) rotated by 180 degrees (flipped top to bottom and left to right)."""
-    import copy
-
-    import torch
-
-    copied = copy.deepcopy(model).cpu().eval()
-    pixels = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
-    pixels = pixels.flip(dims=[-2, -1])
-    with torch.no_grad():
-        predicted = torch.cat(
-            [
-                copied(pixels[i : i + 1000].float() / 255).argmax(dim=1)
-                for i in range(0, len(pixels), 1000)
-            ]
-        )
-    return float((predicted.numpy() == np.asarray(labels)).mean())
+    """Accuracy of the PyTorch ``model`` on uint8 ``images`` (N, H, W, C) rotated by 180
+    degrees (flipped top to bottom and left to right)."""
+    predicted = predicted_classes(model, images[:, ::-1, ::-1])
+    return float((predicted == np.asarray(labels)).mean())
 
 
 @exercise(

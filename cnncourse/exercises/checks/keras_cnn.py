@@ -23,6 +23,7 @@ from cnncourse.exercises.answers import (
     needs_function,
     value_of_case,
 )
+from cnncourse.exercises.checks._training import predicted_classes
 from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "keras_cnn"
@@ -451,22 +452,6 @@ def _readable_back(model) -> str | None:
 # would; the fraction of the 10,000 test predictions whose class changes.
 
 
-def predicted_classes(model, images):
-    """Arg-max classes of a Keras ``model`` on ``images`` (N, H, W, C), in chunks of 1,000."""
-    import numpy as np
-
-    from cnncourse._frameworks import import_keras
-
-    keras = import_keras()
-    chunks = [images[i : i + 1000] for i in range(0, len(images), 1000)]
-    return np.concatenate(
-        [
-            keras.ops.convert_to_numpy(model(c.astype("float32"), training=False)).argmax(1)
-            for c in chunks
-        ]
-    )
-
-
 @exercise(
     "keras-skew-experiment",
     name="skew_changed_fraction",
@@ -477,8 +462,8 @@ def predicted_classes(model, images):
 def _skew_experiment(answer) -> str | None:
     got = as_float(answer, "a fraction between 0 and 1")
     model, test = chapter_value("pipeline_model"), chapter_value("test_set")
-    raw = predicted_classes(model, test.images)
-    scaled = predicted_classes(model, test.images / 255.0)
+    raw = predicted_classes(model, test.images, "keras", divide_by=1.0)
+    scaled = predicted_classes(model, test.images, "keras")
     expected = float((raw != scaled).mean())
     accuracy_change = float((scaled == test.labels).mean() - (raw == test.labels).mean())
     return compare_float(
