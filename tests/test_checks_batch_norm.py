@@ -168,7 +168,7 @@ def test_keras_momentum_matches_a_keras_layer():
     for _ in range(bn_checks.KERAS_STEPS):
         layer(batch, training=True)
     oracle = float(keras.ops.convert_to_numpy(layer.moving_mean)[0])
-    assert check("bn-keras-momentum", oracle).passed
+    assert check("bn-keras-momentum", lambda *case: oracle).passed  # on the chapter's case
     torch_way = 1 - (1 - bn_checks.KERAS_MOMENTUM) ** bn_checks.KERAS_STEPS  # keep 0.1, not 0.9
     hint = check("bn-keras-momentum", torch_way).message
     assert "OLD" in hint
@@ -180,14 +180,15 @@ def test_keras_momentum_equals_torch_with_one_minus_momentum():
     layer = nn.BatchNorm1d(1, momentum=1 - bn_checks.KERAS_MOMENTUM)
     for _ in range(bn_checks.KERAS_STEPS):
         layer(torch.full((4, 1), bn_checks.BATCH_MEAN))
-    assert check("bn-keras-momentum", layer.running_mean.item()).passed
+    moving_mean = layer.running_mean.item()
+    assert check("bn-keras-momentum", lambda *case: moving_mean).passed
 
 
 def test_two_samples_matches_torch_training_mode():
     layer = nn.BatchNorm1d(1, eps=1e-12, affine=False).double().train()
     out = layer(torch.tensor(bn_checks.TWO_SAMPLES, dtype=torch.float64)[:, None])  # (2, 1)
     oracle = out[1, 0].item()
-    assert check("bn-two-samples", oracle).passed
+    assert check("bn-two-samples", lambda a, b: oracle).passed
     unbiased = check("bn-two-samples", oracle / np.sqrt(2))  # std with n - 1 = 1
     assert "biased" in unbiased.message
     assert "sign" in check("bn-two-samples", -oracle).message

@@ -42,7 +42,7 @@ def test_scale_is_what_torch_outputs_for_a_survivor():
     survivors = out[out != 0].unique()
     assert len(survivors) == 1
     oracle = survivors.item()
-    assert check("drop-scale", oracle).passed
+    assert check("drop-scale", lambda value, p: oracle).passed
     old_rule = check("drop-scale", drop_checks.SCALE_VALUE * (1 - drop_checks.SCALE_P))
     assert old_rule.status == "fail" and "inverted" in old_rule.message
     assert "KEEPING" in check("drop-scale", drop_checks.SCALE_VALUE / drop_checks.SCALE_P).message
@@ -162,7 +162,7 @@ def test_variance_matches_simulation():
     simulated = out.var().item()
     exact = drop_checks.inverted_dropout_variance(drop_checks.VARIANCE_P)
     assert abs(simulated - exact) < 0.005
-    assert check("drop-variance", exact).passed
+    assert check("drop-variance", lambda p: exact).passed
     mask_variance = drop_checks.VARIANCE_P * (1 - drop_checks.VARIANCE_P)
     assert "mask" in check("drop-variance", mask_variance).message
     assert check("drop-variance", simulated + 0.05).status == "fail"

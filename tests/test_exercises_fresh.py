@@ -1,5 +1,6 @@
 """Number exercises turned into functions: the check tries the chapter's case (a number
-worked out by hand passes there too); the grader calls the function on parameters it
+worked out by hand is recognised as right there, with a note that the grade needs the
+function); the grader calls the function on parameters it
 draws, so a hard-coded literal, or a function that returns one, scores zero."""
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def test_a_right_function_passes_a_wrong_one_and_a_literal_score_zero(exercise_i
         "bn-two-samples": (3.0, 7.0),
     }[exercise_id]
     literal = right(*case)  # the chapter's answer, worked out by hand
-    assert check(exercise_id, literal).passed  # feedback accepts the number
+    feedback = check(exercise_id, literal)  # right, but a number: says the grade needs a function
+    assert feedback.status == "fail", feedback
+    assert "right for the chapter's case" in feedback.message and f"{ex.name}(" in feedback.message
     assert graded(exercise_id, literal)["points"] == 0  # the grader wants the function
     constant = graded(exercise_id, lambda *args: literal)
     assert constant["status"] == "fail" and constant["points"] == 0

@@ -200,7 +200,7 @@ def _keras_momentum(answer) -> str | None:
     got = as_float(value_of_case(answer, case, "keras_moving_mean"), "the moving mean")
     expected = running_average(0.0, BATCH_MEAN, KERAS_MOMENTUM, KERAS_STEPS)
     torch_reading = running_average(0.0, BATCH_MEAN, 1 - KERAS_MOMENTUM, KERAS_STEPS)
-    return compare_float(
+    verdict = compare_float(
         got,
         expected,
         rtol=1e-6,  # tight: the PyTorch reading (0.99999) lies within 1e-5 of 1
@@ -217,6 +217,7 @@ def _keras_momentum(answer) -> str | None:
             ),
         ],
     )
+    return needs_function(answer, verdict, "keras_moving_mean(momentum, steps, batch_mean)")
 
 
 @grading("bn-keras-momentum")
@@ -238,7 +239,7 @@ def _two_samples(answer) -> str | None:
     value = value_of_case(answer, TWO_SAMPLES, "second_sample_output")
     got = as_float(value, "the normalized value")
     expected = train_mode_output(TWO_SAMPLES, 1)
-    return compare_float(
+    verdict = compare_float(
         got,
         expected,
         rtol=1e-3,
@@ -252,6 +253,7 @@ def _two_samples(answer) -> str | None:
             (TWO_SAMPLES[1] - sum(TWO_SAMPLES) / 2, "subtracting the mean is half the job."),
         ],
     )
+    return needs_function(answer, verdict, "second_sample_output(a, b)")
 
 
 @grading("bn-two-samples")

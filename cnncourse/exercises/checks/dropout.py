@@ -52,7 +52,7 @@ def _scale(answer) -> str | None:
     value = value_of_case(answer, (SCALE_VALUE, SCALE_P), "kept_output")
     got = as_float(value, "the output value")
     expected = kept_value(SCALE_VALUE, SCALE_P)
-    return compare_float(
+    verdict = compare_float(
         got,
         expected,
         rtol=1e-4,
@@ -73,6 +73,7 @@ def _scale(answer) -> str | None:
             (0.0, "this unit survived: it is not zeroed."),
         ],
     )
+    return needs_function(answer, verdict, "kept_output(value, p)")
 
 
 @grading("drop-scale")
@@ -176,7 +177,7 @@ def _inference_factor_graded(answer) -> str | None:
 def _variance(answer) -> str | None:
     got = as_float(value_of_case(answer, (VARIANCE_P,), "dropout_variance"), "a variance")
     expected = inverted_dropout_variance(VARIANCE_P)
-    return compare_float(
+    verdict = compare_float(
         got,
         expected,
         rtol=1e-3,
@@ -193,6 +194,7 @@ def _variance(answer) -> str | None:
             ),
         ],
     )
+    return needs_function(answer, verdict, "dropout_variance(p)")
 
 
 @grading("drop-variance")
