@@ -1,8 +1,8 @@
-"""A network drawn as a row of tensors, each box labelled with its name and shape.
+"""A network drawn as a row of tensors, each box labelled with name and shape.
 
-Box heights follow the spatial size, widths the number of channels; an arrow between
-two boxes carries the operation that turns one into the next. Used by the chapters
-that show a whole CNN with the shape of every tensor.
+Box heights follow the spatial size, widths the number of channels; an arrow
+between two boxes carries the operation that turns one into the next. Used by
+the chapters that show a whole CNN with the shape of every tensor.
 """
 
 from __future__ import annotations
@@ -25,14 +25,19 @@ def tensor_row(
     arrow_gap: float = 0.08,
     op_height: float = 0.12,
 ) -> Path:
-    """Draw ``tensors`` ``(name, shape, height, channels, colour)`` joined by ``ops``."""
+    """Draw ``tensors`` ``(name, shape, height, channels, colour)``.
+
+    Neighbouring boxes are joined by the arrows ``ops``.
+    """
     fig, ax = plt.subplots(figsize=(11, 3.2))
     x, scale = 0.0, 0.045
     centres = []
     for name, shape, height, channels, colour in tensors:
         h = height * scale
         w = 0.12 + channel_width * channels
-        ax.add_patch(Rectangle((x, -h / 2), w, h, facecolor=colour, edgecolor="black"))
+        ax.add_patch(
+            Rectangle((x, -h / 2), w, h, facecolor=colour, edgecolor="black")
+        )
         ax.text(x + w / 2, 0.8, name, ha="center", va="bottom", fontsize=9)
         ax.text(
             x + w / 2,
@@ -45,7 +50,9 @@ def tensor_row(
         )
         centres.append((x, x + w))
         x += w + step
-    for (_, right), (left, _), op in zip(centres[:-1], centres[1:], ops, strict=True):
+    for (_, right), (left, _), op in zip(
+        centres[:-1], centres[1:], ops, strict=True
+    ):
         ax.add_patch(
             FancyArrowPatch(
                 (right + arrow_gap, 0),

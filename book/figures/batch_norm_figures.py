@@ -11,7 +11,9 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 def box(ax, x, y, w, h, text, color):
     ax.add_patch(
-        FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="black", lw=1)
+        FancyBboxPatch(
+            (x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="black", lw=1
+        )
     )
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9)
 
@@ -43,9 +45,25 @@ def panel(ax, training: bool):
         fontsize=10,
     )
     box(ax, 0.2, 3.9, 2.0, 0.7, "batch x\n(N, C, H, W)", "#dbe9f6")
-    box(ax, 0.2, 2.2, 2.0, 0.9, "normalize\n(x - mean) / sqrt(var + eps)", "#fff2cc")
+    box(
+        ax,
+        0.2,
+        2.2,
+        2.0,
+        0.9,
+        "normalize\n(x - mean) / sqrt(var + eps)",
+        "#fff2cc",
+    )
     box(ax, 0.2, 0.8, 2.0, 0.7, "gamma * x_hat + beta", "#fff2cc")
-    box(ax, 2.9, 2.2, 1.9, 0.9, "running mean,\nrunning var\n(buffers)", "#e2f0d9")
+    box(
+        ax,
+        2.9,
+        2.2,
+        1.9,
+        0.9,
+        "running mean,\nrunning var\n(buffers)",
+        "#e2f0d9",
+    )
     arrow(ax, (1.2, 3.9), (1.2, 3.15))
     arrow(ax, (1.2, 2.2), (1.2, 1.55))
     arrow(ax, (1.2, 0.8), (1.2, 0.25), "output")
@@ -57,7 +75,9 @@ def panel(ax, training: bool):
     else:
         arrow(ax, (2.9, 2.65), (2.25, 2.65))
         ax.text(2.35, 2.85, "used", fontsize=8, style="italic")
-        ax.text(3.85, 1.7, "frozen: nothing\nis updated", ha="center", fontsize=8)
+        ax.text(
+            3.85, 1.7, "frozen: nothing\nis updated", ha="center", fontsize=8
+        )
         ax.text(
             3.85,
             4.25,

@@ -1,4 +1,4 @@
-"""Draws the diagrams of the chapter "Data pipelines" as SVG files beside this script.
+"""Draws the diagrams of the chapter "Data pipelines" as SVG files beside it.
 
 Run: python book/figures/data_pipelines_figures.py
 """
@@ -17,7 +17,12 @@ STAGES = [
         "folder per class\nor id,label CSV",
         "folder per class\nor id,label CSV",
     ),
-    ("decode", "bytes ->\nuint8 (H, W, C)", "PIL in\n__getitem__", "decode_png\nin map"),
+    (
+        "decode",
+        "bytes ->\nuint8 (H, W, C)",
+        "PIL in\n__getitem__",
+        "decode_png\nin map",
+    ),
     ("dataset", "one sample\nby index", "Dataset", "tf.data.Dataset"),
     (
         "sampler /\nbatches",
@@ -36,7 +41,7 @@ STAGES = [
 
 
 def pipeline(path: Path) -> None:
-    """The stages of an input pipeline, with augmentation on the training branch only."""
+    """The stages of an input pipeline, augmenting the training branch only."""
     fig, ax = plt.subplots(figsize=(11, 3.6))
     width, gap = 1.45, 0.45
     for i, (stage, does, torch_name, keras_name) in enumerate(STAGES):
@@ -53,7 +58,15 @@ def pipeline(path: Path) -> None:
                 linestyle="--" if augment else "-",
             )
         )
-        ax.text(x + width / 2, 0.78, stage, ha="center", va="center", fontsize=9.5, weight="bold")
+        ax.text(
+            x + width / 2,
+            0.78,
+            stage,
+            ha="center",
+            va="center",
+            fontsize=9.5,
+            weight="bold",
+        )
         ax.text(x + width / 2, 0.3, does, ha="center", va="center", fontsize=8)
         ax.text(
             x + width / 2,
@@ -78,7 +91,10 @@ def pipeline(path: Path) -> None:
         if i:
             ax.add_patch(
                 FancyArrowPatch(
-                    (x - gap + 0.05, 0.55), (x - 0.05, 0.55), arrowstyle="-|>", mutation_scale=12
+                    (x - gap + 0.05, 0.55),
+                    (x - 0.05, 0.55),
+                    arrowstyle="-|>",
+                    mutation_scale=12,
                 )
             )
     # validation and test batches skip the augmentation box
@@ -102,8 +118,24 @@ def pipeline(path: Path) -> None:
         fontsize=8,
         color="#555555",
     )
-    ax.text(-0.1, -0.3, "PyTorch", ha="right", va="center", fontsize=8, color="#08519c")
-    ax.text(-0.1, -0.85, "Keras", ha="right", va="center", fontsize=8, color="#a63603")
+    ax.text(
+        -0.1,
+        -0.3,
+        "PyTorch",
+        ha="right",
+        va="center",
+        fontsize=8,
+        color="#08519c",
+    )
+    ax.text(
+        -0.1,
+        -0.85,
+        "Keras",
+        ha="right",
+        va="center",
+        fontsize=8,
+        color="#a63603",
+    )
     ax.set_xlim(-0.9, len(STAGES) * (width + gap))
     ax.set_ylim(-1.2, 2.0)
     ax.axis("off")

@@ -1,4 +1,4 @@
-"""Draw the dropout chapter's diagram: thinned networks in training, the full one at inference.
+"""Draw the dropout diagram: thinned networks in training, the full one at test.
 
 Run with the course's Python from the repository root; writes
 book/figures/dropout-thinned-networks.svg.
@@ -11,7 +11,9 @@ from _svg import save
 LAYERS = (3, 5, 5, 2)  # units per layer: input, two hidden layers, output
 
 
-def draw_network(ax, x0: float, dropped: set[tuple[int, int]], title: str) -> None:
+def draw_network(
+    ax, x0: float, dropped: set[tuple[int, int]], title: str
+) -> None:
     """A small fully connected network; units in ``dropped`` are crossed out."""
     positions = {}
     for layer, units in enumerate(LAYERS):
@@ -20,8 +22,14 @@ def draw_network(ax, x0: float, dropped: set[tuple[int, int]], title: str) -> No
     for layer in range(len(LAYERS) - 1):
         for a in range(LAYERS[layer]):
             for b in range(LAYERS[layer + 1]):
-                alive = (layer, a) not in dropped and (layer + 1, b) not in dropped
-                (xa, ya), (xb, yb) = positions[layer, a], positions[layer + 1, b]
+                alive = (layer, a) not in dropped and (
+                    layer + 1,
+                    b,
+                ) not in dropped
+                (xa, ya), (xb, yb) = (
+                    positions[layer, a],
+                    positions[layer + 1, b],
+                )
                 ax.plot(
                     [xa, xb],
                     [ya, yb],
@@ -31,10 +39,29 @@ def draw_network(ax, x0: float, dropped: set[tuple[int, int]], title: str) -> No
                 )
     for key, (x, y) in positions.items():
         gone = key in dropped
-        ax.scatter([x], [y], s=110, zorder=2, edgecolors="black", c="white" if gone else "#9dc3e6")
+        ax.scatter(
+            [x],
+            [y],
+            s=110,
+            zorder=2,
+            edgecolors="black",
+            c="white" if gone else "#9dc3e6",
+        )
         if gone:
-            ax.plot([x - 0.12, x + 0.12], [y - 0.25, y + 0.25], color="#c00000", lw=1.5, zorder=3)
-            ax.plot([x - 0.12, x + 0.12], [y + 0.25, y - 0.25], color="#c00000", lw=1.5, zorder=3)
+            ax.plot(
+                [x - 0.12, x + 0.12],
+                [y - 0.25, y + 0.25],
+                color="#c00000",
+                lw=1.5,
+                zorder=3,
+            )
+            ax.plot(
+                [x - 0.12, x + 0.12],
+                [y + 0.25, y - 0.25],
+                color="#c00000",
+                lw=1.5,
+                zorder=3,
+            )
     ax.text(x0 + 1.05, 2.9, title, ha="center", fontsize=9)
 
 
@@ -48,9 +75,13 @@ def main() -> None:
             for unit in range(LAYERS[layer])
             if rng.random() < 0.4
         }
-        draw_network(ax, i * 2.9, dropped, f"training step {i + 1}:\na thinned network")
+        draw_network(
+            ax, i * 2.9, dropped, f"training step {i + 1}:\na thinned network"
+        )
     ax.axvline(8.05, color="grey", ls="--", lw=1)
-    draw_network(ax, 8.6, set(), "inference: the full network,\nsame weights, run once")
+    draw_network(
+        ax, 8.6, set(), "inference: the full network,\nsame weights, run once"
+    )
     ax.set_xlim(-0.4, 11.0)
     ax.set_ylim(-2.8, 3.7)
     ax.axis("off")

@@ -1,4 +1,4 @@
-"""Draw the evaluation chapter's diagram: a binary head with one logit and with two.
+"""Draw the evaluation chapter's diagram: binary heads with one logit and two.
 
 Run with the course's Python from the repository root; writes
 book/figures/evaluation-binary-heads.svg.
@@ -12,7 +12,9 @@ LOGIT = "#f4b183"  # the dense layer's outputs
 PROBABILITY = "#a9d18e"  # what the activation turns them into
 
 
-def box(ax, x: float, y: float, text: str, color: str, width: float = 1.5) -> None:
+def box(
+    ax, x: float, y: float, text: str, color: str, width: float = 1.5
+) -> None:
     """A rounded box centred at ``(x, y)`` with ``text`` inside."""
     ax.text(
         x,
@@ -21,22 +23,48 @@ def box(ax, x: float, y: float, text: str, color: str, width: float = 1.5) -> No
         ha="center",
         va="center",
         fontsize=9,
-        bbox={"boxstyle": "round,pad=0.4", "fc": color, "ec": "black", "lw": 0.8},
+        bbox={
+            "boxstyle": "round,pad=0.4",
+            "fc": color,
+            "ec": "black",
+            "lw": 0.8,
+        },
         wrap=True,
     )
 
 
-def arrow(ax, start: tuple[float, float], end: tuple[float, float], label: str = "") -> None:
+def arrow(
+    ax, start: tuple[float, float], end: tuple[float, float], label: str = ""
+) -> None:
     """An arrow from ``start`` to ``end``, with ``label`` above its middle."""
-    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 1})
+    ax.annotate(
+        "", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 1}
+    )
     if label:
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.22)
-        ax.text(*middle, label, ha="center", va="bottom", fontsize=8, color="#444444")
+        ax.text(
+            *middle,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="#444444",
+        )
 
 
-def head(ax, y: float, title: str, logits: list[str], outputs: list[str], rule: str) -> None:
-    """One row: features -> dense layer -> logits -> activation -> probabilities."""
-    ax.text(-0.3, y + 1.15, title, ha="left", va="bottom", fontsize=10, weight="bold")
+def head(
+    ax, y: float, title: str, logits: list[str], outputs: list[str], rule: str
+) -> None:
+    """One row: features -> dense -> logits -> activation -> probabilities."""
+    ax.text(
+        -0.3,
+        y + 1.15,
+        title,
+        ha="left",
+        va="bottom",
+        fontsize=10,
+        weight="bold",
+    )
     box(ax, 0.7, y, "conv features\n(784 numbers)", FEATURES)
     spread = [0.0] if len(logits) == 1 else [0.45, -0.45]
     for offset, logit, output in zip(spread, logits, outputs, strict=True):
@@ -45,7 +73,14 @@ def head(ax, y: float, title: str, logits: list[str], outputs: list[str], rule: 
         for target in spread:  # softmax mixes both logits into each probability
             arrow(ax, (4.15, y + offset), (5.75, y + target))
         box(ax, 6.65, y + offset, output, PROBABILITY)
-    ax.text(2.3, y - 0.85, "Linear / Dense", ha="center", fontsize=8, color="#444444")
+    ax.text(
+        2.3,
+        y - 0.85,
+        "Linear / Dense",
+        ha="center",
+        fontsize=8,
+        color="#444444",
+    )
     ax.text(4.95, y - 0.85, rule, ha="center", fontsize=8, color="#444444")
 
 
@@ -70,8 +105,10 @@ def main() -> None:
     ax.text(
         4.2,
         -1.35,
-        "$e^{z_1} / (e^{z_0} + e^{z_1}) = \\sigma(z_1 - z_0)$: the two-output head is a one-output "
-        "head\nwhose logit is $z = z_1 - z_0$ (weights $w_1 - w_0$, bias $b_1 - b_0$).",
+        "$e^{z_1} / (e^{z_0} + e^{z_1}) = \\sigma(z_1 - z_0)$: "
+        "the two-output head is a one-output head\n"
+        "whose logit is $z = z_1 - z_0$ "
+        "(weights $w_1 - w_0$, bias $b_1 - b_0$).",
         ha="center",
         va="center",
         fontsize=9,

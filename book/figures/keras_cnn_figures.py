@@ -1,4 +1,4 @@
-"""Draw the Keras chapter's diagram: the tiny CNN's layers with the shape of every tensor.
+"""Draw the Keras chapter's diagram: the tiny CNN's layers and tensor shapes.
 
 Run with the course's Python from the repository root; writes
 book/figures/keras-tiny-cnn-shapes.svg.
@@ -28,13 +28,27 @@ def main() -> None:
     for i, (name, shape, params, colour) in enumerate(LAYERS):
         x = i * (width + gap)
         ax.add_patch(
-            FancyBboxPatch((x, 0.9), width, 0.9, boxstyle="round,pad=0.03", fc=colour, ec="black")
+            FancyBboxPatch(
+                (x, 0.9),
+                width,
+                0.9,
+                boxstyle="round,pad=0.03",
+                fc=colour,
+                ec="black",
+            )
         )
         ax.text(x + width / 2, 1.35, name, ha="center", va="center", fontsize=8)
-        ax.text(x + width / 2, 0.55, shape, ha="center", va="center", fontsize=7.5)
+        ax.text(
+            x + width / 2, 0.55, shape, ha="center", va="center", fontsize=7.5
+        )
         if params:
             ax.text(
-                x + width / 2, 2.05, f"{params} weights", ha="center", fontsize=7.5, style="italic"
+                x + width / 2,
+                2.05,
+                f"{params} weights",
+                ha="center",
+                fontsize=7.5,
+                style="italic",
             )
         if i:
             ax.annotate(
@@ -46,7 +60,8 @@ def main() -> None:
     ax.text(
         0,
         0.1,
-        "output shape of each layer (channels last); total 9,098 trainable weights",
+        "output shape of each layer (channels last); "
+        "total 9,098 trainable weights",
         fontsize=8,
         color="grey",
     )

@@ -1,4 +1,4 @@
-"""Draw the Keras-versus-PyTorch diagram: layouts, kernel axes and flatten order.
+"""Draw the Keras-versus-PyTorch diagram: layouts, kernel axes, flatten order.
 
 Run with the course's Python from the repository root; writes
 book/figures/kvp-layouts-and-weights.svg.
@@ -14,8 +14,17 @@ COLOURS = ("#9dc3e6", "#f8cbad")  # channel 0, channel 1
 def cells(ax, x, y, labels, colours, size=0.42):
     """A row of labelled squares starting at (x, y)."""
     for i, (label, colour) in enumerate(zip(labels, colours, strict=True)):
-        ax.add_patch(Rectangle((x + i * size, y), size, size, fc=colour, ec="black"))
-        ax.text(x + i * size + size / 2, y + size / 2, label, ha="center", va="center", fontsize=7)
+        ax.add_patch(
+            Rectangle((x + i * size, y), size, size, fc=colour, ec="black")
+        )
+        ax.text(
+            x + i * size + size / 2,
+            y + size / 2,
+            label,
+            ha="center",
+            va="center",
+            fontsize=7,
+        )
 
 
 def main() -> None:
@@ -24,7 +33,13 @@ def main() -> None:
     ax.text(0.0, 3.35, "1. the batch", fontsize=10, weight="bold")
     ax.text(0.0, 2.75, "PyTorch  (N, C, H, W)\nchannels first", fontsize=9)
     ax.text(0.0, 1.85, "Keras    (N, H, W, C)\nchannels last", fontsize=9)
-    ax.text(0.0, 1.05, "images are permuted\n(0, 3, 1, 2) on the way in", fontsize=8, color="grey")
+    ax.text(
+        0.0,
+        1.05,
+        "images are permuted\n(0, 3, 1, 2) on the way in",
+        fontsize=8,
+        color="grey",
+    )
     # 2. weights
     ax.text(3.0, 3.35, "2. the weights", fontsize=10, weight="bold")
     ax.text(3.0, 2.75, "Conv2d kernel (C_out, C_in, k, k)", fontsize=9)
@@ -34,7 +49,13 @@ def main() -> None:
     ax.text(3.0, 1.35, "Linear (out, in)  ->  Dense (in, out)", fontsize=9)
     ax.text(3.0, 1.05, "biases copy as they are", fontsize=8, color="grey")
     # 3. flatten order, two 2 x 2 maps: channel c, pixel p -> label "c p"
-    ax.text(6.6, 3.35, "3. Flatten: two 2 × 2 feature maps", fontsize=10, weight="bold")
+    ax.text(
+        6.6,
+        3.35,
+        "3. Flatten: two 2 × 2 feature maps",
+        fontsize=10,
+        weight="bold",
+    )
     for c in range(2):
         for p in range(4):
             ax.add_patch(
@@ -58,11 +79,19 @@ def main() -> None:
     keras_order = [(c, p) for p in range(4) for c in range(2)]
     ax.text(6.6, 1.55, "PyTorch", fontsize=8)
     cells(
-        ax, 7.4, 1.45, [f"c{c}p{p}" for c, p in torch_order], [COLOURS[c] for c, _ in torch_order]
+        ax,
+        7.4,
+        1.45,
+        [f"c{c}p{p}" for c, p in torch_order],
+        [COLOURS[c] for c, _ in torch_order],
     )
     ax.text(6.6, 0.95, "Keras", fontsize=8)
     cells(
-        ax, 7.4, 0.85, [f"c{c}p{p}" for c, p in keras_order], [COLOURS[c] for c, _ in keras_order]
+        ax,
+        7.4,
+        0.85,
+        [f"c{c}p{p}" for c, p in keras_order],
+        [COLOURS[c] for c, _ in keras_order],
     )
     ax.text(
         6.6,

@@ -1,4 +1,4 @@
-"""Draw the diagrams of the chapter "Activation and pooling" as SVG files beside this script.
+"""Draw the diagrams of the chapter "Activation and pooling" as SVG files.
 
 Run with the course's Python: ``python book/figures/pooling_figures.py``.
 """
@@ -9,19 +9,29 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _svg import save
 
-TOY = np.array([[1, 3, 0, 0], [2, 8, 0, 1], [4, 0, 5, 6], [0, 0, 7, 2]], dtype=float)
+TOY = np.array(
+    [[1, 3, 0, 0], [2, 8, 0, 1], [4, 0, 5, 6], [0, 0, 7, 2]], dtype=float
+)
 WINDOW_COLOURS = ["#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4"]
 
 
 def numbers(ax, x0: float, values: np.ndarray, block: int, bold=None) -> None:
-    """A grid of numbers, tinted by 2 x 2 window (``block`` cells per window side)."""
+    """A grid of numbers, tinted by 2 x 2 window.
+
+    ``block`` is the number of cells along a window's side.
+    """
     n = values.shape[0]
     y0 = (4 - n) / 2
     for (r, c), v in np.ndenumerate(values):
         window = 2 * (r // block) + c // block
         ax.add_patch(
             plt.Rectangle(
-                (x0 + c, y0 + n - 1 - r), 1, 1, fc=WINDOW_COLOURS[window], ec="0.4", lw=0.8
+                (x0 + c, y0 + n - 1 - r),
+                1,
+                1,
+                fc=WINDOW_COLOURS[window],
+                ec="0.4",
+                lw=0.8,
             )
         )
         weight = "bold" if bold is not None and bold[r, c] else "normal"
@@ -38,18 +48,30 @@ def numbers(ax, x0: float, values: np.ndarray, block: int, bold=None) -> None:
 
 def max_vs_average() -> None:
     """A 4 x 4 map, its 2 x 2 max pooling and its 2 x 2 average pooling."""
-    blocks = TOY.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3)  # (window row, window col, 2, 2)
+    blocks = TOY.reshape(2, 2, 2, 2).transpose(
+        0, 2, 1, 3
+    )  # (window row, window col, 2, 2)
     pooled_max, pooled_avg = blocks.max(axis=(2, 3)), blocks.mean(axis=(2, 3))
     is_max = np.kron(pooled_max, np.ones((2, 2))) == TOY
     fig, ax = plt.subplots(figsize=(9, 3.2), layout="constrained")
     numbers(ax, 0, TOY, 2, bold=is_max)
     numbers(ax, 6.5, pooled_max, 1)
     numbers(ax, 11, pooled_avg, 1)
-    ax.annotate("", xy=(6.3, 2.0), xytext=(4.2, 2.0), arrowprops={"arrowstyle": "->"})
+    ax.annotate(
+        "", xy=(6.3, 2.0), xytext=(4.2, 2.0), arrowprops={"arrowstyle": "->"}
+    )
     ax.text(5.25, 2.15, "max", ha="center", va="bottom", fontsize=10)
-    ax.annotate("", xy=(10.8, 2.6), xytext=(4.2, 3.6), arrowprops={"arrowstyle": "->"})
+    ax.annotate(
+        "", xy=(10.8, 2.6), xytext=(4.2, 3.6), arrowprops={"arrowstyle": "->"}
+    )
     ax.text(7.5, 3.4, "mean", ha="center", va="bottom", fontsize=10)
-    ax.text(2, -0.5, "feature map 4 x 4\n(bold: each window's maximum)", ha="center", va="top")
+    ax.text(
+        2,
+        -0.5,
+        "feature map 4 x 4\n(bold: each window's maximum)",
+        ha="center",
+        va="top",
+    )
     ax.text(7.5, 0.5, "max pool 2 x 2", ha="center", va="top")
     ax.text(12, 0.5, "average pool 2 x 2", ha="center", va="top")
     ax.set_xlim(-0.3, 13.3)
@@ -69,14 +91,15 @@ LAYERS = [
 
 
 def receptive_field() -> None:
-    """One unit of the tiny CNN's pool2, traced back through the layers to 10 input pixels (1-D)."""
+    """A pool2 unit of the tiny CNN, traced back to its 10 input pixels, 1-D."""
     n_input = 20
     sizes, jumps, fields = [n_input], [1], [1]
     for _, k, s in LAYERS[1:]:
         sizes.append((sizes[-1] - k) // s + 1)
         fields.append(fields[-1] + (k - 1) * jumps[-1])
         jumps.append(jumps[-1] * s)
-    # The cone of pool2's unit 1: the span of units it depends on, layer by layer, top down.
+    # The cone of pool2's unit 1: the span of units it depends on, layer by
+    # layer, top down.
     spans = [(1, 1)]
     for _, k, s in reversed(LAYERS[1:]):
         low, high = spans[-1]
@@ -88,7 +111,9 @@ def receptive_field() -> None:
     ):
         y = level * 1.3
         for i in range(size):
-            left = i * jump + (field - jump) / 2  # centred on the pixels the unit sees
+            left = (
+                i * jump + (field - jump) / 2
+            )  # centred on the pixels the unit sees
             on = low <= i <= high
             ax.add_patch(
                 plt.Rectangle(

@@ -1,4 +1,4 @@
-"""Draws the diagrams of the chapter "A CNN in PyTorch" as SVG files beside this script.
+"""Draws the diagrams of the chapter "A CNN in PyTorch" as SVG files.
 
 Run: python book/figures/pytorch_cnn_figures.py
 """
@@ -8,8 +8,8 @@ from pathlib import Path
 from _svg import HERE
 from _tensor_row import tensor_row
 
-# (label of the tensor, shape, box height, colour); the boxes' heights follow the
-# spatial size, their widths the number of channels.
+# (label of the tensor, shape, box height, colour); the boxes' heights follow
+# the spatial size, their widths the number of channels.
 TENSORS = [
     ("input", "(N, 1, 28, 28)", 28, 1, "#d9d9d9"),
     ("conv1 + ReLU", "(N, 8, 28, 28)", 28, 8, "#9ecae1"),

@@ -1,4 +1,4 @@
-"""Draws the diagrams of the chapter "Tuning, saving and deploying" as SVG files.
+"""Draws the diagrams of the chapter "Tuning, saving and deploying" as SVG.
 
 Run: python book/figures/tuning_deploying_figures.py
 """
@@ -10,8 +10,8 @@ import numpy as np
 from _svg import HERE, save
 from _tensor_row import tensor_row
 
-# The reference CNN at width 32: (label, shape, box height, channels, colour); heights
-# follow the spatial size, widths the number of channels.
+# The reference CNN at width 32: (label, shape, box height, channels, colour);
+# heights follow the spatial size, widths the number of channels.
 TENSORS = [
     ("input", "(N, 1, 28, 28)", 28, 1, "#d9d9d9"),
     ("block 1", "(N, 16, 14, 14)", 14, 16, "#9ecae1"),
@@ -46,15 +46,15 @@ def reference_cnn(path: Path) -> None:
 
 
 def important(x: np.ndarray) -> np.ndarray:
-    """A made-up score that depends strongly on x (the learning rate) and not on y."""
+    """A made-up score that depends strongly on x (learning rate), not on y."""
     return np.exp(-((x - 0.62) ** 2) / 0.02)
 
 
 def grid_vs_random(path: Path) -> None:
-    """Nine runs as a 3 × 3 grid and as nine random draws, with their projections on x.
+    """Nine runs as a 3 × 3 grid and as nine random draws, projected on x.
 
-    The grid tries only three learning rates; random search tries nine (Bergstra and
-    Bengio, 2012, figure 1).
+    The grid tries only three learning rates; random search tries nine
+    (Bergstra and Bengio, 2012, figure 1).
     """
     rng = np.random.default_rng(72)
     ticks = np.array([1, 3, 5]) / 6
@@ -63,7 +63,10 @@ def grid_vs_random(path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     curve_x = np.linspace(0, 1, 200)
     for ax, points, title in zip(
-        axes, (grid, random), ("grid: 3 learning rates", "random: 9 learning rates"), strict=True
+        axes,
+        (grid, random),
+        ("grid: 3 learning rates", "random: 9 learning rates"),
+        strict=True,
     ):
         ax.scatter(points[:, 0], points[:, 1], s=30, color="C0", zorder=3)
         ax.plot(curve_x, -0.3 + 0.25 * important(curve_x), color="C1")
