@@ -319,8 +319,6 @@ def one_label_accuracies(base, pool, test, head_lr, epochs, batch_size) -> list[
 
     Python's, NumPy's and PyTorch's random states are restored afterwards.
     """
-    import random
-
     import numpy as np
     import torch
 
