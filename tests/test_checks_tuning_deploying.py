@@ -49,6 +49,7 @@ def test_every_exercise_is_registered_for_this_chapter():
         "deploy-log-uniform",
         "deploy-submission",
         "deploy-flip-experiment",
+        "deploy-read-search",
     }
 
 

@@ -538,3 +538,285 @@ def test_data_rotate_experiment_measures_the_no_flips_model_on_rotated_photos():
     swapped = {"no flips": models["random mirroring"], "random mirroring": models["no flips"]}
     swapped = {"flip_models": swapped, "test_set": test}
     assert graded("data-rotate-experiment", expected, swapped)["points"] == 0
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+
+def _predictions(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions whose lowest precision (class 2) and lowest recall (class 6) differ:
+    many images of class 6 are called class 2."""
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 10, 3000)
+    y_pred = np.where(rng.random(3000) < 0.85, y_true, rng.integers(0, 10, 3000))
+    y_pred[(y_true == 6) & (rng.random(3000) < 0.4)] = 2
+    return y_true, y_pred
+
+
+def _report_state(seed: int) -> dict:
+    from cnncourse import metrics
+
+    names = [f"class {k}" for k in range(10)]
+    report = metrics.classification_report(*_predictions(seed), names)
+    return {"report": report, "CLASS_NAMES": names}
+
+
+def test_eval_read_report_reads_the_lowest_precision_of_the_ten_classes():
+    from sklearn.metrics import precision_recall_fscore_support
+
+    state = _report_state(0)
+    names, report = state["CLASS_NAMES"], state["report"]
+    precision = report.loc[names, "precision"].to_numpy()
+    assert int(np.argmin(precision)) == 2 and int(report.loc[names, "recall"].argmin()) == 6
+    y_true, y_pred = _predictions(0)  # oracle: scikit-learn on the same predictions
+    oracle = precision_recall_fscore_support(y_true, y_pred, labels=np.arange(10))[0].min()
+    assert feedback("eval-read-report", oracle, state).passed
+    assert graded("eval-read-report", round(oracle, 3), state)["points"] == 1
+    of_lowest_recall = feedback("eval-read-report", precision[6], state)
+    assert of_lowest_recall.status == "fail" and "another class" in of_lowest_recall.message
+    recall = feedback("eval-read-report", report.loc[names, "recall"].min(), state)
+    assert recall.status == "fail" and "lowest recall" in recall.message
+    macro = feedback("eval-read-report", report.loc["macro avg", "precision"], state)
+    assert macro.status == "fail" and "macro" in macro.message
+    assert feedback("eval-read-report", None, state).status == "not attempted"
+    other = _report_state(1)
+    assert abs(other["report"].loc[names, "precision"].min() - oracle) > 0.001
+    assert graded("eval-read-report", oracle, other)["points"] == 0  # another run's literal
+
+
+def _scores_state(seed: int) -> dict:
+    """Validation and test scores of a one-in-ten positive class, as the chapter holds them."""
+    rng = np.random.default_rng(seed)
+
+    def scores(n):
+        labels = rng.random(n) < 0.1
+        logits = rng.normal(size=n) + 1.6 * labels - 1.5
+        return (1 / (1 + np.exp(-logits))).astype(np.float32), labels
+
+    p_val, shirt_val = scores(1200)
+    test_scores, shirt_test = scores(4000)
+    return {
+        "p_val": p_val,
+        "shirt_val": torch.from_numpy(shirt_val),
+        "test_scores": test_scores,
+        "shirt_test": torch.from_numpy(shirt_test),
+        "TARGET_RECALL": 0.9,
+    }
+
+
+def _highest_threshold(scores, labels, recall: float) -> float:
+    """Oracle: try every distinct score from the top down; the first that reaches wins."""
+    labels = np.asarray(labels)
+    for t in np.unique(scores)[::-1]:
+        if (labels & (scores >= t)).sum() / labels.sum() >= recall:
+            return float(t)
+    raise AssertionError("no threshold reaches the recall")
+
+
+def _precision(scores, labels, threshold: float) -> float:
+    labels, flagged = np.asarray(labels), scores >= threshold
+    return float((labels & flagged).sum() / flagged.sum())
+
+
+def test_eval_recall_target_chooses_on_validation_and_scores_the_test_set():
+    state = _scores_state(0)
+    val, val_labels = state["p_val"], state["shirt_val"].numpy()
+    test, test_labels = state["test_scores"], state["shirt_test"].numpy()
+    threshold = _highest_threshold(val, val_labels, 0.8)
+    oracle = _precision(test, test_labels, threshold)
+    assert feedback("eval-recall-target", oracle, state).passed
+    assert graded("eval-recall-target", round(oracle, 3), state)["points"] == 2
+    chapter_target = _precision(test, test_labels, _highest_threshold(val, val_labels, 0.9))
+    on_test = _precision(test, test_labels, _highest_threshold(test, test_labels, 0.8))
+    on_val = _precision(val, val_labels, threshold)
+    recall = float((test_labels & (test >= threshold)).sum() / test_labels.sum())
+    mistakes = {
+        chapter_target: "chapter's threshold",
+        on_test: "chosen on the test scores",
+        on_val: "precision on the validation images",
+        recall: "test recall",
+    }
+    for value, words in mistakes.items():
+        assert abs(value - oracle) > 0.001, words  # each mistake is told apart
+        verdict = feedback("eval-recall-target", value, state)
+        assert verdict.status == "fail" and words in verdict.message, verdict.message
+        assert graded("eval-recall-target", value, state)["points"] == 0
+    assert feedback("eval-recall-target", None, state).status == "not attempted"
+    other = _scores_state(1)
+    other_oracle = _precision(
+        other["test_scores"],
+        other["shirt_test"].numpy(),
+        _highest_threshold(other["p_val"], other["shirt_val"].numpy(), 0.8),
+    )
+    assert abs(other_oracle - oracle) > 0.001
+    assert graded("eval-recall-target", oracle, other)["points"] == 0
+
+
+# -- transfer_learning ---------------------------------------------------------------------
+
+WAYS = (
+    "from scratch",
+    "clothes, frozen",
+    "clothes, fine-tuned",
+    "handwriting, frozen",
+    "handwriting, fine-tuned",
+)
+
+
+def _curves(seed: int) -> dict:
+    """Learning curves of two draws, indexed by epoch from 1, shaped like the chapter's:
+    scratch climbs slowly, the handwriting base fast, the clothes base stalls low."""
+    rng = np.random.default_rng(seed)
+    epochs = pd.RangeIndex(1, 81, name="epoch")
+    rates = {"from scratch": 0.04, "handwriting, frozen": 0.3, "handwriting, fine-tuned": 0.3}
+    tops = {"from scratch": 0.8, "handwriting, frozen": 0.94, "handwriting, fine-tuned": 0.95}
+    curves = {}
+    for draw in (0, 1):
+        columns = {}
+        for way in WAYS:
+            rate, top = rates.get(way, 0.2), tops.get(way, 0.65)
+            noise = rng.normal(0, 0.01, len(epochs))
+            columns[way] = np.clip(top * (1 - np.exp(-rate * np.arange(1, 81))) + noise, 0, 1)
+        curves[draw] = pd.DataFrame(columns, index=epochs)
+    return curves
+
+
+def _first_epoch_at(curves: dict, way: str, level: float) -> int:
+    """Oracle: walk the epochs, average the draws by hand."""
+    for epoch in curves[0].index:
+        if np.mean([curves[d].loc[epoch, way] for d in curves]) >= level:
+            return int(epoch)
+    raise AssertionError("never reached")
+
+
+def test_transfer_read_epochs_averages_the_draws_and_counts_from_1():
+    curves = _curves(0)
+    state = {"torch_curves": curves}
+    level = np.mean([curves[d]["from scratch"].iloc[-1] for d in curves])
+    oracle = _first_epoch_at(curves, "handwriting, frozen", level)
+    assert 1 < oracle < 40
+    assert feedback("transfer-read-epochs", oracle, state).passed
+    assert graded("transfer-read-epochs", oracle, state)["points"] == 1
+    off_by_one = feedback("transfer-read-epochs", oracle - 1, state)
+    assert off_by_one.status == "fail" and "count from 1" in off_by_one.message
+    scratch = _first_epoch_at(curves, "from scratch", level)
+    own = feedback("transfer-read-epochs", scratch, state)
+    assert own.status == "fail" and "from scratch gets there" in own.message
+    assert feedback("transfer-read-epochs", 80, state).status == "fail"
+    assert feedback("transfer-read-epochs", None, state).status == "not attempted"
+    other = _curves(3)
+    other_level = np.mean([other[d]["from scratch"].iloc[-1] for d in other])
+    for draw in other.values():  # this run's frozen base climbs more slowly
+        draw["handwriting, frozen"] = draw["handwriting, frozen"].shift(5, fill_value=0.1)
+    assert _first_epoch_at(other, "handwriting, frozen", other_level) != oracle
+    assert graded("transfer-read-epochs", oracle, {"torch_curves": other})["points"] == 0
+
+
+@pytest.fixture(scope="module")
+def one_label_setup():
+    from cnncourse import models
+
+    pool = data.upscaled_digits("pool")
+    test = data.upscaled_digits("test").subset(300, seed=0)
+    return {
+        "handwriting": models.load_pretrained("vgg_mnist_digits"),
+        "clothes": models.load_pretrained("vgg_fashion_mnist"),
+        "digits_pool": pool,
+        "digits_test": test,
+        "HEAD_LR": 1e-2,
+        "EPOCHS": 40,
+        "BATCH_SIZE": 32,
+    }
+
+
+def _frozen_run(base, pool, test, labels_per_class: int, runs=(40, 40)) -> float:
+    """Oracle: the chapter's frozen run for the draw with seed 0, written out as there."""
+    from cnncourse import train
+    from cnncourse.train import transfer
+
+    rng = np.random.default_rng(0)
+    picks = [
+        rng.choice(np.flatnonzero(pool.labels == k), labels_per_class, replace=False)
+        for k in range(10)
+    ]
+    few = pool.take(np.sort(np.concatenate(picks)))
+    torch.manual_seed(0)
+    model = transfer.with_new_head(base, 10, dropout=0.25)
+    head_only = torch.optim.Adam(transfer.trainable_parameters(model), 1e-2)
+    for epochs in runs:
+        train.fit(
+            model, few, val=test, epochs=epochs, optimizer=head_only, batch_size=32,
+            device="cpu", seed=0, progress=False,
+        )  # fmt: skip
+    return float(train.evaluate(model, test, device="cpu")["accuracy"])
+
+
+def test_transfer_one_label_retrains_the_head_and_tells_three_labels_apart(one_label_setup):
+    setup = one_label_setup
+    base, pool, test = setup["handwriting"], setup["digits_pool"], setup["digits_test"]
+    oracle = _frozen_run(base, pool, test, 1)
+    one_run = _frozen_run(base, pool, test, 1, runs=(80,))
+    three = _frozen_run(base, pool, test, 3)
+    assert abs(three - oracle) > 0.01  # one label per digit changes the result
+    results = pd.DataFrame({"handwriting, frozen": [three, 0.9]}, index=[0, 1])
+    state = {k: v for k, v in setup.items() if k != "clothes"} | {"torch_results": results}
+    torch_state = torch.get_rng_state()
+    assert feedback("transfer-one-label", oracle, state).passed
+    assert torch.equal(torch.get_rng_state(), torch_state)  # the notebook's draws go on
+    assert feedback("transfer-one-label", one_run, state).passed  # one run of 80 epochs
+    assert graded("transfer-one-label", round(oracle, 3), state)["points"] == 2
+    three_labels = feedback("transfer-one-label", three, state)
+    assert three_labels.status == "fail" and "three labels" in three_labels.message
+    assert graded("transfer-one-label", three, state)["points"] == 0
+    assert feedback("transfer-one-label", None, state).status == "not attempted"
+    other = dict(state, handwriting=setup["clothes"])  # another base: another number
+    assert abs(_frozen_run(setup["clothes"], pool, test, 1) - oracle) > 0.05
+    assert graded("transfer-one-label", oracle, other)["points"] == 0
+
+
+def test_one_label_tolerance_stays_below_half_the_gap_to_three_labels():
+    from cnncourse.exercises.checks import transfer_learning as tl
+
+    assert tl.one_label_tolerance([0.9], 0.95, 200) == 1.5 / 200  # room for 1.5 images
+    assert tl.one_label_tolerance([0.9], 0.95, 898) == 0.005
+    close = tl.one_label_tolerance([0.9, 0.905], 0.908, 200)
+    assert close == pytest.approx(0.0015) and close < 0.908 - 0.905
+
+
+# -- tuning_deploying ----------------------------------------------------------------------
+
+
+def _search(accuracies, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame(
+        {
+            "lr": 10 ** rng.uniform(-4, -1, len(accuracies)),
+            "weight_decay": 10 ** rng.uniform(-4, -1, len(accuracies)),
+            "val_accuracy": accuracies,
+        }
+    )
+    return table.sort_values("val_accuracy", ascending=False, ignore_index=True)
+
+
+def test_deploy_read_search_subtracts_the_best_trials_of_the_two_rounds():
+    coarse = _search([0.61, 0.7483333, 0.52, 0.7316667, 0.69, 0.3], 0)
+    fine = _search([0.7366667, 0.7616667, 0.745, 0.7533333], 1)
+    state = {"coarse": coarse, "fine": fine}
+    oracle = max(fine["val_accuracy"]) - max(coarse["val_accuracy"])  # 0.7617 - 0.7483
+    assert feedback("deploy-read-search", oracle, state).passed
+    as_shown = round(fine["val_accuracy"].max(), 4) - round(coarse["val_accuracy"].max(), 4)
+    assert graded("deploy-read-search", as_shown, state)["points"] == 1
+    sign = feedback("deploy-read-search", -oracle, state)
+    assert sign.status == "fail" and "sign" in sign.message
+    medians = feedback(
+        "deploy-read-search", fine.val_accuracy.median() - coarse.val_accuracy.median(), state
+    )
+    assert medians.status == "fail" and "medians" in medians.message
+    bottom = feedback("deploy-read-search", 0.7366667 - 0.3, state)
+    assert bottom.status == "fail" and "top row" in bottom.message
+    assert feedback("deploy-read-search", None, state).status == "not attempted"
+    worse = {"coarse": coarse, "fine": _search([0.7366667, 0.74, 0.745], 1)}
+    assert graded("deploy-read-search", oracle, worse)["points"] == 0  # another run's literal
+    assert feedback(
+        "deploy-read-search", 0.745 - 0.7483333, worse
+    ).passed  # negative: it did worse

@@ -735,3 +735,117 @@ def _merge_tops(answer) -> str | None:
             (1 - expected, "that is the error rate; the exercise asks for the accuracy."),
         ],
     )
+
+
+# eval-read-report (read): the lowest precision among the ten classes of the chapter's
+# classification report.
+@exercise(
+    "eval-read-report",
+    name="lowest_precision",
+    chapter=CHAPTER,
+    points=1,
+    uses=("report", "CLASS_NAMES"),
+)
+def _read_report(answer) -> str | None:
+    got = as_float(answer, "a precision between 0 and 1")
+    report = chapter_value("report")
+    classes = report.loc[list(chapter_value("CLASS_NAMES"))]
+    return compare_float(
+        got,
+        float(classes["precision"].min()),
+        rtol=0.0,
+        atol=5e-4 + 1e-9,  # the report shows three decimals
+        known_mistakes=[
+            (
+                float(classes.loc[classes["recall"].idxmin(), "precision"]),
+                "that is the precision of the class with the lowest recall; the lowest "
+                "precision belongs to another class. Read down the precision column.",
+            ),
+            (
+                float(classes["recall"].min()),
+                "that is the lowest recall; the question asks for the lowest precision.",
+            ),
+            (float(classes["f1"].min()), "that is the lowest F1; read the precision column."),
+            (
+                float(report.loc["macro avg", "precision"]),
+                "that is the macro average; find the lowest of the ten classes' rows.",
+            ),
+            (float(classes["precision"].max()), "that is the highest precision, not the lowest."),
+        ],
+    )
+
+
+# eval-recall-target (experiment): the chapter's threshold search for another recall target,
+# recomputed from its validation and test scores.
+NEW_TARGET_RECALL = 0.8
+
+
+def threshold_for_recall(val_scores, val_labels, recall: float) -> float:
+    """The highest validation score ``t`` at which ``scores >= t`` reaches ``recall``."""
+    import numpy as np
+    from sklearn.metrics import precision_recall_curve
+
+    _, curve_recall, thresholds = precision_recall_curve(np.asarray(val_labels), val_scores)
+    return float(thresholds[curve_recall[:-1] >= recall].max())
+
+
+def precision_recall_at(scores, labels, threshold: float) -> tuple[float, float]:
+    """``(precision, recall)`` of calling ``scores >= threshold`` positive."""
+    import numpy as np
+    from sklearn.metrics import precision_score, recall_score
+
+    labels, flagged = np.asarray(labels), np.asarray(scores) >= threshold
+    return (
+        float(precision_score(labels, flagged, zero_division=0)),
+        float(recall_score(labels, flagged, zero_division=0)),
+    )
+
+
+@exercise(
+    "eval-recall-target",
+    name="test_precision_at_recall_80",
+    chapter=CHAPTER,
+    points=2,
+    uses=("p_val", "shirt_val", "test_scores", "shirt_test", "TARGET_RECALL"),
+)
+def _recall_target(answer) -> str | None:
+    import numpy as np
+
+    got = as_float(answer, "a precision between 0 and 1")
+    p_val, shirt_val = np.asarray(chapter_value("p_val")), np.asarray(chapter_value("shirt_val"))
+    scores, shirts = (
+        np.asarray(chapter_value("test_scores")),
+        np.asarray(chapter_value("shirt_test")),
+    )
+    threshold = threshold_for_recall(p_val, shirt_val, NEW_TARGET_RECALL)
+    precision, recall = precision_recall_at(scores, shirts, threshold)
+    chapter_threshold = threshold_for_recall(p_val, shirt_val, chapter_value("TARGET_RECALL"))
+    on_test = threshold_for_recall(scores, shirts, NEW_TARGET_RECALL)
+    return compare_float(
+        got,
+        precision,
+        rtol=0.0,
+        atol=5e-4 + 1e-9,  # the same scores: only rounding to three decimals differs
+        known_mistakes=[
+            (
+                precision_recall_at(scores, shirts, chapter_threshold)[0],
+                "that is the chapter's threshold, chosen for a recall of "
+                f"{chapter_value('TARGET_RECALL')}; search again for {NEW_TARGET_RECALL}.",
+            ),
+            (
+                precision_recall_at(scores, shirts, on_test)[0],
+                "that threshold was chosen on the test scores; choose it on the validation "
+                "scores (p_val, shirt_val), then apply it to the test scores once.",
+            ),
+            (
+                precision_recall_at(p_val, shirt_val, threshold)[0],
+                "that is the precision on the validation images; apply the threshold to "
+                "the test scores.",
+            ),
+            (recall, "that is the test recall; the question asks for the test precision."),
+            (
+                precision_recall_at(scores, shirts, 0.5)[0],
+                "that is the default threshold 0.5; choose the threshold for the new recall.",
+            ),
+        ],
+    )

@@ -23,7 +23,7 @@ from cnncourse.exercises.answers import (
     needs_function,
     value_of_case,
 )
-from cnncourse.exercises.registry import exercise, grading
+from cnncourse.exercises.registry import chapter_value, exercise, grading
 
 CHAPTER = "tuning_deploying"
 
@@ -474,8 +474,6 @@ def flip_tolerance(measured: dict[str, float], n_images: int) -> float:
     uses=("model", "val_part"),
 )
 def _flip_experiment(answer) -> str | None:
-    from cnncourse.exercises.registry import chapter_value
-
     got = as_float(answer, "an accuracy between 0 and 1")
     images = chapter_value("val_part")
     measured = flip_accuracies(chapter_value("model"), images)
@@ -493,6 +491,42 @@ def _flip_experiment(answer) -> str | None:
                 measured["mirrored"],
                 "that scores the mirror images alone; FlipAveraged averages the answers "
                 "for each photo and its mirror image.",
+            ),
+        ],
+    )
+
+
+# deploy-read-search (read): the chapter's coarse and fine learning-rate searches.
+@exercise(
+    "deploy-read-search",
+    name="fine_round_gain",
+    chapter=CHAPTER,
+    points=1,
+    uses=("coarse", "fine"),
+)
+def _read_search(answer) -> str | None:
+    got = as_float(answer, "a difference of accuracies")
+    coarse, fine = chapter_value("coarse")["val_accuracy"], chapter_value("fine")["val_accuracy"]
+    gain = float(fine.max() - coarse.max())
+    return compare_float(
+        got,
+        gain,
+        rtol=0.0,
+        atol=1e-4 + 1e-9,  # the tables show four decimals
+        known_mistakes=[
+            (-gain, "the sign is flipped: the fine round's best minus the coarse round's."),
+            (
+                float(fine.median() - coarse.median()),
+                "that compares the medians; compare the best trial of each round.",
+            ),
+            (
+                float(fine.iloc[-1] - coarse.iloc[-1]),
+                "the tables are sorted best first: the best trial is the top row.",
+            ),
+            (
+                float(coarse.max() - coarse.min()),
+                "that is the coarse round's spread; compare its best trial with the fine "
+                "round's best.",
             ),
         ],
     )
