@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from cnncourse.exercises import check, get_exercise, registry
+from cnncourse.exercises.checks import data_pipelines as dp_checks
 
 
 def verdict(exercise_id, answer):
@@ -23,6 +26,8 @@ IDS = [
     "data-csv-dataset",
     "data-read-mirror-cost",
     "data-rotate-experiment",
+    "data-validation-split",
+    "data-standardise",
 ]
 
 
@@ -335,3 +340,59 @@ def test_csv_dataset_mistakes_get_specific_hints(wrong, words):
 def test_csv_dataset_stub_and_instances():
     assert verdict("data-csv-dataset", Empty).status == "not attempted"
     assert verdict("data-csv-dataset", Empty("a", "b", [])).status == "fail"
+
+
+def graded(exercise_id: str, answer) -> dict:
+    return registry.evaluate(get_exercise(exercise_id), lambda: answer)
+
+
+def keras_held_out(labels, validation_split):
+    return labels[math.floor(len(labels) * (1 - validation_split)) :]
+
+
+@pytest.mark.parametrize(
+    ("n", "split"), [(7, 0.3), (600, 0.2), (101, 0.33), (50, 0.1), (333, 0.55)]
+)
+def test_the_held_out_part_is_what_keras_holds_out(n, split):
+    array_slicing = pytest.importorskip("keras.src.trainers.data_adapters.array_slicing")
+    labels = np.arange(n)
+    _, (held_out,) = array_slicing.train_validation_split((labels,), split)
+    assert np.array_equal(np.asarray(held_out), dp_checks.keras_held_out(labels, split))
+
+
+def test_validation_split_grades_a_function_not_the_chapters_answer():
+    assert check("data-validation-split", keras_held_out).passed
+    assert graded("data-validation-split", keras_held_out)["points"] == 1
+    head = check("data-validation-split", lambda labels, s: labels[: len(labels) // 5])
+    assert head.status == "fail" and "LAST" in head.message
+    # right whenever n * split is a whole number, as in the chapter's case; not in general
+    rounded_the_other_way = lambda labels, s: labels[len(labels) - int(len(labels) * s) :]  # noqa: E731
+    assert check("data-validation-split", rounded_the_other_way).passed
+    assert graded("data-validation-split", rounded_the_other_way)["points"] == 0
+    literal = keras_held_out(dp_checks.SORTED_LABELS.copy(), dp_checks.CHAPTER_SPLIT)
+    assert graded("data-validation-split", lambda labels, s: literal)["points"] == 0
+    assert check("data-validation-split", lambda labels, s: None).status == "not attempted"
+
+
+def standardise_with(train, images):
+    return (images - train.mean(axis=(0, 1, 2))) / train.std(axis=(0, 1, 2))
+
+
+def test_standardise_uses_the_training_statistics_per_channel():
+    assert check("data-standardise", standardise_with).passed
+    assert graded("data-standardise", standardise_with)["points"] == 1
+    unbiased = lambda train, images: (
+        (images - train.mean(axis=(0, 1, 2)))
+        / train.std(  # noqa: E731
+            axis=(0, 1, 2), ddof=1
+        )
+    )
+    assert graded("data-standardise", unbiased)["points"] == 1  # torch's default std
+    leak = check("data-standardise", lambda train, images: standardise_with(images, images))
+    assert leak.status == "fail" and "TRAINING" in leak.message
+    pooled = check("data-standardise", lambda t, i: (i - t.mean()) / t.std())
+    assert pooled.status == "fail" and "per channel" in pooled.message
+    centred = check("data-standardise", lambda t, i: i - t.mean(axis=(0, 1, 2)))
+    assert centred.status == "fail" and "divide" in centred.message
+    fixed = standardise_with(*dp_checks._standardise_cases(np.random.default_rng(0), 1)[0][0])
+    assert graded("data-standardise", lambda train, images: fixed)["points"] == 0

@@ -6,7 +6,9 @@ class answers are run on small synthetic inputs built here.
 
 from __future__ import annotations
 
+import math
 import random
+import secrets
 from collections.abc import Iterable
 
 import numpy as np
@@ -425,4 +427,135 @@ def _rotate_experiment(answer) -> str | None:
             (footwear, "that is footwear only; measure all classes."),
             (100 * expected, "give it as a fraction, not a percentage."),
         ],
+    )
+
+
+# data-validation-split (build): the labels Keras' fit(validation_split=...) holds out.
+# data-standardise (build): held-out images standardised with the training statistics.
+SORTED_LABELS = np.repeat(np.arange(10), 60)  # class-sorted, as a folder read in order
+CHAPTER_SPLIT = 0.2
+
+
+def keras_held_out(labels, validation_split: float) -> np.ndarray:
+    """The labels ``fit(validation_split=...)`` holds out: the last part, before shuffling."""
+    split_at = math.floor(len(labels) * (1.0 - validation_split))
+    return np.asarray(labels)[split_at:]
+
+
+def _held_out_hint(got, labels, validation_split: float) -> str | None:
+    got = np.asarray(got)
+    expected = keras_held_out(labels, validation_split)
+    if got.shape == expected.shape and np.array_equal(got, expected):
+        return None
+    first = np.asarray(labels)[: len(expected)]
+    if got.shape == first.shape and np.array_equal(got, first):
+        return "that is the first part; Keras holds out the LAST samples, before shuffling."
+    if got.shape != expected.shape:
+        return (
+            f"for {len(labels)} labels and validation_split={validation_split:g} the "
+            f"held-out part has a different size ({got.shape} returned): Keras splits at "
+            "floor(n * (1 - validation_split))."
+        )
+    if np.array_equal(np.sort(got), np.sort(expected)):
+        return "the right labels in another order: keep the order of the array."
+    return "not the held-out labels: take the tail of the array, unshuffled."
+
+
+def _validation_cases(rng: random.Random, count: int) -> list[tuple[tuple, tuple]]:
+    cases = []
+    for _ in range(count):
+        n = rng.randint(10, 500)
+        labels = np.array([rng.randrange(10) for _ in range(n)])
+        if rng.random() < 0.5:
+            labels = np.sort(labels)
+        split = round(rng.uniform(0.05, 0.6), 3)
+        cases.append(((labels, split), (labels.copy(), split)))
+    return cases
+
+
+def _judge_held_out(got, args) -> str | None:
+    return _held_out_hint(got, *args)
+
+
+@exercise("data-validation-split", name="keras_held_out", chapter=CHAPTER, points=1)
+def _validation_split(answer) -> str | None:
+    case = (SORTED_LABELS.copy(), CHAPTER_SPLIT)
+    return answers.check_function(
+        as_callable(answer), [(case, case)], compare=_judge_held_out, name="keras_held_out"
+    )
+
+
+@grading("data-validation-split")
+def _validation_split_graded(answer) -> str | None:
+    """Label arrays (sorted or not) and split fractions drawn at grading time."""
+    edge = (np.arange(7), 0.3)  # 7 * 0.7 = 4.9: the split point rounds down
+    cases = [(edge, edge), *_validation_cases(random.Random(secrets.randbits(64)), 5)]
+    return answers.check_function(
+        as_callable(answer), cases, compare=_judge_held_out, name="keras_held_out"
+    )
+
+
+def standardised(train: np.ndarray, images: np.ndarray, ddof: int = 0) -> np.ndarray:
+    """``images`` (N, H, W, C) minus the per-channel mean of ``train``, divided by its
+    per-channel standard deviation (population, ``ddof=0``, as Keras' Normalization)."""
+    train = np.asarray(train, dtype=np.float64)
+    mean, std = train.mean(axis=(0, 1, 2)), train.std(axis=(0, 1, 2), ddof=ddof)
+    return (np.asarray(images, dtype=np.float64) - mean) / std
+
+
+def _standardise_hint(got, train: np.ndarray, images: np.ndarray) -> str | None:
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"return an array of the images' shape, not {describe(got)}."
+    if got.shape != images.shape:
+        return f"return an array of the images' shape {images.shape}, not {got.shape}."
+
+    def near(reference: np.ndarray) -> bool:
+        return bool(np.allclose(got, reference, rtol=1e-4, atol=1e-5))
+
+    if near(standardised(train, images)) or near(standardised(train, images, ddof=1)):
+        return None  # either convention of the standard deviation
+    if near(standardised(images, images)):
+        return (
+            "those are the held-out images' own statistics: use the TRAINING images' "
+            "mean and standard deviation, so nothing leaks from the held-out images."
+        )
+    flat = np.asarray(train, dtype=np.float64)
+    if near((images - flat.mean()) / flat.std()):
+        return "one mean and one std for all channels; compute one pair per channel."
+    if near(images - flat.mean(axis=(0, 1, 2))):
+        return "subtracting the mean is half the job: divide by the standard deviation."
+    return "not standardised per channel with the training statistics."
+
+
+def _standardise_cases(rng: np.random.Generator, count: int) -> list[tuple[tuple, tuple]]:
+    cases = []
+    for _ in range(count):
+        channels, size = int(rng.integers(1, 5)), int(rng.integers(2, 9))
+        scale, shift = rng.uniform(0.2, 2.0, channels), rng.uniform(-1.0, 1.0, channels)
+        train = rng.random((int(rng.integers(3, 12)), size, size, channels)) * scale + shift
+        images = rng.random((int(rng.integers(2, 6)), size, size, channels)) * 2.0 + 0.5
+        cases.append(((train, images), (train.copy(), images.copy())))
+    return cases
+
+
+def _judge_standardised(got, args) -> str | None:
+    return _standardise_hint(got, *args)
+
+
+@exercise("data-standardise", name="standardise_with", chapter=CHAPTER, points=1)
+def _standardise(answer) -> str | None:
+    cases = _standardise_cases(np.random.default_rng(0), 2)
+    return answers.check_function(
+        as_callable(answer), cases, compare=_judge_standardised, name="standardise_with"
+    )
+
+
+@grading("data-standardise")
+def _standardise_graded(answer) -> str | None:
+    """Training and held-out arrays with their own channel counts, drawn at grading time."""
+    cases = _standardise_cases(np.random.default_rng(secrets.randbits(64)), 5)
+    return answers.check_function(
+        as_callable(answer), cases, compare=_judge_standardised, name="standardise_with"
     )
