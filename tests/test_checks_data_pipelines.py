@@ -381,13 +381,11 @@ def standardise_with(train, images):
 def test_standardise_uses_the_training_statistics_per_channel():
     assert check("data-standardise", standardise_with).passed
     assert graded("data-standardise", standardise_with)["points"] == 1
-    unbiased = lambda train, images: (
-        (images - train.mean(axis=(0, 1, 2)))
-        / train.std(  # noqa: E731
-            axis=(0, 1, 2), ddof=1
-        )
-    )
-    assert graded("data-standardise", unbiased)["points"] == 1  # torch's default std
+
+    def unbiased(train, images):  # torch's default std (n - 1)
+        return (images - train.mean(axis=(0, 1, 2))) / train.std(axis=(0, 1, 2), ddof=1)
+
+    assert graded("data-standardise", unbiased)["points"] == 1
     leak = check("data-standardise", lambda train, images: standardise_with(images, images))
     assert leak.status == "fail" and "TRAINING" in leak.message
     pooled = check("data-standardise", lambda t, i: (i - t.mean()) / t.std())
