@@ -365,8 +365,11 @@ def test_validation_split_grades_a_function_not_the_chapters_answer():
     assert graded("data-validation-split", keras_held_out)["points"] == 1
     head = check("data-validation-split", lambda labels, s: labels[: len(labels) // 5])
     assert head.status == "fail" and "LAST" in head.message
+
     # right whenever n * split is a whole number, as in the chapter's case; not in general
-    rounded_the_other_way = lambda labels, s: labels[len(labels) - int(len(labels) * s) :]  # noqa: E731
+    def rounded_the_other_way(labels, s):
+        return labels[len(labels) - int(len(labels) * s) :]
+
     assert check("data-validation-split", rounded_the_other_way).passed
     assert graded("data-validation-split", rounded_the_other_way)["points"] == 0
     literal = keras_held_out(dp_checks.SORTED_LABELS.copy(), dp_checks.CHAPTER_SPLIT)

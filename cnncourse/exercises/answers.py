@@ -197,6 +197,12 @@ def compare_shape(got: tuple[int, ...], expected: tuple[int, ...]) -> str | None
     return f"dimension {axis} of your shape is wrong (the others are right)."
 
 
+def judged_by(hint: Callable[..., str | None]) -> Callable[[Any, tuple], str | None]:
+    """A ``compare`` for :func:`check_function` whose cases carry their own arguments as the
+    expected value, so the hint is worked out from the problem (``hint(got, *args)``)."""
+    return lambda got, args: hint(got, *args)
+
+
 def check_function(
     func: Any,
     cases: Sequence[tuple[tuple, Any]],

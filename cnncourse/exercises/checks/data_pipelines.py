@@ -23,6 +23,7 @@ from cnncourse.exercises.answers import (
     compare_int,
     describe,
     drawn_cases,
+    judged_by,
     needs_function,
     value_of_case,
 )
@@ -473,15 +474,14 @@ def _validation_cases(rng: random.Random, count: int) -> list[tuple[tuple, tuple
     return cases
 
 
-def _judge_held_out(got, args) -> str | None:
-    return _held_out_hint(got, *args)
-
-
 @exercise("data-validation-split", name="keras_held_out", chapter=CHAPTER, points=1)
 def _validation_split(answer) -> str | None:
     case = (SORTED_LABELS.copy(), CHAPTER_SPLIT)
     return answers.check_function(
-        as_callable(answer), [(case, case)], compare=_judge_held_out, name="keras_held_out"
+        as_callable(answer),
+        [(case, case)],
+        compare=judged_by(_held_out_hint),
+        name="keras_held_out",
     )
 
 
@@ -491,7 +491,7 @@ def _validation_split_graded(answer) -> str | None:
     edge = (np.arange(7), 0.3)  # 7 * 0.7 = 4.9: the split point rounds down
     cases = [(edge, edge), *_validation_cases(random.Random(secrets.randbits(64)), 5)]
     return answers.check_function(
-        as_callable(answer), cases, compare=_judge_held_out, name="keras_held_out"
+        as_callable(answer), cases, compare=judged_by(_held_out_hint), name="keras_held_out"
     )
 
 
@@ -540,15 +540,11 @@ def _standardise_cases(rng: np.random.Generator, count: int) -> list[tuple[tuple
     return cases
 
 
-def _judge_standardised(got, args) -> str | None:
-    return _standardise_hint(got, *args)
-
-
 @exercise("data-standardise", name="standardise_with", chapter=CHAPTER, points=1)
 def _standardise(answer) -> str | None:
     cases = _standardise_cases(np.random.default_rng(0), 2)
     return answers.check_function(
-        as_callable(answer), cases, compare=_judge_standardised, name="standardise_with"
+        as_callable(answer), cases, compare=judged_by(_standardise_hint), name="standardise_with"
     )
 
 
@@ -557,5 +553,5 @@ def _standardise_graded(answer) -> str | None:
     """Training and held-out arrays with their own channel counts, drawn at grading time."""
     cases = _standardise_cases(np.random.default_rng(secrets.randbits(64)), 5)
     return answers.check_function(
-        as_callable(answer), cases, compare=_judge_standardised, name="standardise_with"
+        as_callable(answer), cases, compare=judged_by(_standardise_hint), name="standardise_with"
     )

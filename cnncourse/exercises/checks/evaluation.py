@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 from typing import Any
 
 from cnncourse.exercises.answers import (
@@ -20,6 +19,7 @@ from cnncourse.exercises.answers import (
     compare_float,
     describe,
     drawn_cases,
+    judged_by,
     needs_function,
     value_of_case,
 )
@@ -55,14 +55,8 @@ def _as_floats(answer, n: int, what: str) -> tuple[float, ...]:
     return values
 
 
-def _judged_by(hint: Callable[..., str | None]) -> Callable[[Any, tuple], str | None]:
-    """A ``compare`` for :func:`check_function` whose cases carry their own arguments as the
-    expected value, so the hint is worked out from the problem (``hint(got, *args)``)."""
-    return lambda got, args: hint(got, *args)
-
-
 def _own_args(*args: Any) -> tuple:
-    """The reference of :func:`drawn_cases` for :func:`_judged_by`: a copy of the arguments."""
+    """The reference of :func:`drawn_cases` for :func:`judged_by`: a copy of the arguments."""
     return tuple(a.copy() if hasattr(a, "copy") else a for a in args)
 
 
@@ -156,7 +150,7 @@ def _precision_recall_graded(answer) -> str | None:
         *drawn_cases(perfect_recall, _own_args, 1),
     ]
     func = as_callable(answer, f"the function {PRF_SIGNATURE}")
-    return check_function(func, cases, compare=_judged_by(_counts_hint), name=PRF_NAME)
+    return check_function(func, cases, compare=judged_by(_counts_hint), name=PRF_NAME)
 
 
 def majority_baseline(labels) -> tuple[float, float]:
@@ -235,9 +229,7 @@ def _majority_baseline_graded(answer) -> str | None:
 
     cases = [*drawn_cases(skewed, _own_args, 5), *drawn_cases(tied, _own_args, 1)]
     func = as_callable(answer, "the function majority_baseline(labels)")
-    return check_function(
-        func, cases, compare=_judged_by(_majority_hint), name="majority_baseline"
-    )
+    return check_function(func, cases, compare=judged_by(_majority_hint), name="majority_baseline")
 
 
 def iou(a, b) -> float:
@@ -295,7 +287,7 @@ def _box_iou(answer) -> str | None:
     hint = _iou_hint(value_of_case(answer, (BOX_A, BOX_B), "box_iou"), BOX_A, BOX_B)
     if hint is None and callable(answer):
         cases = [(boxes, boxes) for boxes in SHAPED_BOXES]
-        hint = check_function(answer, cases, compare=_judged_by(_iou_hint), name="box_iou")
+        hint = check_function(answer, cases, compare=judged_by(_iou_hint), name="box_iou")
     return needs_function(answer, hint, "box_iou(a, b)")
 
 
@@ -353,7 +345,7 @@ def _box_iou_graded(answer) -> str | None:
         ),
     ]
     func = as_callable(answer, "the function box_iou(a, b)")
-    return check_function(func, cases, compare=_judged_by(_iou_hint), name="box_iou")
+    return check_function(func, cases, compare=judged_by(_iou_hint), name="box_iou")
 
 
 def _confusion_cases():
