@@ -203,6 +203,12 @@ def judged_by(hint: Callable[..., str | None]) -> Callable[[Any, tuple], str | N
     return lambda got, args: hint(got, *args)
 
 
+def own_arguments(*args: Any) -> tuple:
+    """A copy of a case's arguments, its expected value under :func:`judged_by`: the hint
+    sees the problem as posed even if the student's function changed the arrays in place."""
+    return tuple(a.copy() if hasattr(a, "copy") else a for a in args)
+
+
 def check_function(
     func: Any,
     cases: Sequence[tuple[tuple, Any]],

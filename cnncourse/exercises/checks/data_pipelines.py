@@ -25,6 +25,7 @@ from cnncourse.exercises.answers import (
     drawn_cases,
     judged_by,
     needs_function,
+    own_arguments,
     value_of_case,
 )
 from cnncourse.exercises.checks._training import predicted_classes
@@ -462,16 +463,12 @@ def _held_out_hint(got, labels, validation_split: float) -> str | None:
     return "not the held-out labels: take the tail of the array, unshuffled."
 
 
-def _validation_cases(rng: random.Random, count: int) -> list[tuple[tuple, tuple]]:
-    cases = []
-    for _ in range(count):
-        n = rng.randint(10, 500)
-        labels = np.array([rng.randrange(10) for _ in range(n)])
-        if rng.random() < 0.5:
-            labels = np.sort(labels)
-        split = round(rng.uniform(0.05, 0.6), 3)
-        cases.append(((labels, split), (labels.copy(), split)))
-    return cases
+def _validation_problem(rng: random.Random) -> tuple[np.ndarray, float]:
+    """Labels (sorted or not) and a validation_split fraction."""
+    labels = np.array([rng.randrange(10) for _ in range(rng.randint(10, 500))])
+    if rng.random() < 0.5:
+        labels = np.sort(labels)
+    return labels, round(rng.uniform(0.05, 0.6), 3)
 
 
 @exercise("data-validation-split", name="keras_held_out", chapter=CHAPTER, points=1)
@@ -489,7 +486,7 @@ def _validation_split(answer) -> str | None:
 def _validation_split_graded(answer) -> str | None:
     """Label arrays (sorted or not) and split fractions drawn at grading time."""
     edge = (np.arange(7), 0.3)  # 7 * 0.7 = 4.9: the split point rounds down
-    cases = [(edge, edge), *_validation_cases(random.Random(secrets.randbits(64)), 5)]
+    cases = [(edge, edge), *drawn_cases(_validation_problem, own_arguments, 5)]
     return answers.check_function(
         as_callable(answer), cases, compare=judged_by(_held_out_hint), name="keras_held_out"
     )
@@ -536,7 +533,7 @@ def _standardise_cases(rng: np.random.Generator, count: int) -> list[tuple[tuple
         scale, shift = rng.uniform(0.2, 2.0, channels), rng.uniform(-1.0, 1.0, channels)
         train = rng.random((int(rng.integers(3, 12)), size, size, channels)) * scale + shift
         images = rng.random((int(rng.integers(2, 6)), size, size, channels)) * 2.0 + 0.5
-        cases.append(((train, images), (train.copy(), images.copy())))
+        cases.append(((train, images), own_arguments(train, images)))
     return cases
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
 
 from cnncourse.exercises.answers import (
     NotAttempted,
@@ -21,6 +20,7 @@ from cnncourse.exercises.answers import (
     drawn_cases,
     judged_by,
     needs_function,
+    own_arguments,
     value_of_case,
 )
 from cnncourse.exercises.registry import chapter_value, exercise, grading
@@ -53,11 +53,6 @@ def _as_floats(answer, n: int, what: str) -> tuple[float, ...]:
     if len(values) != n:
         raise WrongType(f"expected {what}, a tuple of {n} numbers, got {len(values)} of them.")
     return values
-
-
-def _own_args(*args: Any) -> tuple:
-    """The reference of :func:`drawn_cases` for :func:`judged_by`: a copy of the arguments."""
-    return tuple(a.copy() if hasattr(a, "copy") else a for a in args)
 
 
 def precision_recall_f1_from_counts(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -145,9 +140,9 @@ def _precision_recall_graded(answer) -> str | None:
         return rng.randint(1, 1000), rng.randint(1, 1000), 0
 
     cases = [
-        *drawn_cases(draw, _own_args, 4),
-        *drawn_cases(perfect_precision, _own_args, 1),
-        *drawn_cases(perfect_recall, _own_args, 1),
+        *drawn_cases(draw, own_arguments, 4),
+        *drawn_cases(perfect_precision, own_arguments, 1),
+        *drawn_cases(perfect_recall, own_arguments, 1),
     ]
     func = as_callable(answer, f"the function {PRF_SIGNATURE}")
     return check_function(func, cases, compare=judged_by(_counts_hint), name=PRF_NAME)
@@ -227,7 +222,7 @@ def _majority_baseline_graded(answer) -> str | None:
         top, k = rng.randint(20, 80), rng.randint(3, 6)
         return _draw_labels(rng, [top, top] + [rng.randint(1, top - 1) for _ in range(k - 2)])
 
-    cases = [*drawn_cases(skewed, _own_args, 5), *drawn_cases(tied, _own_args, 1)]
+    cases = [*drawn_cases(skewed, own_arguments, 5), *drawn_cases(tied, own_arguments, 1)]
     func = as_callable(answer, "the function majority_baseline(labels)")
     return check_function(func, cases, compare=judged_by(_majority_hint), name="majority_baseline")
 
@@ -337,11 +332,11 @@ def _box_iou_graded(answer) -> str | None:
         )
 
     cases = [
-        *drawn_cases(overlapping, _own_args, 2),
+        *drawn_cases(overlapping, own_arguments, 2),
         *(
             case
             for kind in (apart, touching, nested, fractional)
-            for case in drawn_cases(kind, _own_args, 1)
+            for case in drawn_cases(kind, own_arguments, 1)
         ),
     ]
     func = as_callable(answer, "the function box_iou(a, b)")
