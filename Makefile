@@ -58,7 +58,7 @@ endef
 # A chapter that fails to execute stops the build with a non-zero status (raise_on_error in
 # _config.yml); the log is kept in _build/book.log and the failing chapter named at the end.
 book: setup
-	@echo "==> building the book (full size: every chapter executes; about 40 min on 2 CPU cores)"
+	@echo "==> building the book (full size: every chapter executes; 40 to 65 min on 2 CPU cores)"
 	$(call check_cache,_build)
 	@set -o pipefail; CNNCOURSE_QUICK=0 $(JB) build . $(JB_FLAGS) 2>&1 | tee _build/book.log || { \
 	  echo "==> make book FAILED; the chapter that failed (its failing cell is shown above,"; \
