@@ -476,7 +476,7 @@ def _validation_split(answer) -> str | None:
     case = (SORTED_LABELS.copy(), CHAPTER_SPLIT)
     return answers.check_function(
         as_callable(answer),
-        [(case, case)],
+        [(case, own_arguments(*case))],
         compare=judged_by(_held_out_hint),
         name="keras_held_out",
     )
@@ -486,7 +486,7 @@ def _validation_split(answer) -> str | None:
 def _validation_split_graded(answer) -> str | None:
     """Label arrays (sorted or not) and split fractions drawn at grading time."""
     edge = (np.arange(7), 0.3)  # 7 * 0.7 = 4.9: the split point rounds down
-    cases = [(edge, edge), *drawn_cases(_validation_problem, own_arguments, 5)]
+    cases = [(edge, own_arguments(*edge)), *drawn_cases(_validation_problem, own_arguments, 5)]
     return answers.check_function(
         as_callable(answer), cases, compare=judged_by(_held_out_hint), name="keras_held_out"
     )
